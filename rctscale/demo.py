@@ -1,0 +1,99 @@
+"""``rctscale demo``: the main job end to end on a simulated validation sample.
+
+Simulates two groups answering the research form (the clinic group with more shame and
+two items that work differently there), validates and scores the data, runs every
+analysis, writes the results and the validation report, and tells the user where to look.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from rctscale.files import file_hash, write_text_atomically
+
+
+@dataclass(frozen=True)
+class DemoOutputs:
+    data: Path
+    scores: Path
+    results: Path
+    report: Path
+
+
+def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console | None = None) -> DemoOutputs:
+    import rctscale as rs
+    from rctscale.analysis import validate_sample
+    from rctscale.report import render_validation_report
+    from rctscale.tables import write_table
+
+    console = console or Console()
+    form = rs.load_form("research")
+    shame_items = list(form.scale("shame").items)
+    connection_items = list(form.scale("connection").items)
+    groups = {
+        "community": rs.GroupSpec(),
+        "clinic": rs.GroupSpec(factor_means={"shame": 0.5, "connection": -0.3},
+                               loadings={connection_items[1]: 0.4},
+                               threshold_shift={shame_items[2]: -0.6}),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = DemoOutputs(out_dir / "demo-research-sample.csv", out_dir / "demo-scores.csv",
+                        out_dir / "demo-results.json", out_dir / "demo-validation.html")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("simulating responses", total=None)
+        data = rs.simulate(form, n=n, seed=seed, groups=groups, missing_rate=0.01)
+        write_table(data, paths.data)
+        progress.update(task, description="reading the sample back and checking it against the form")
+        responses = rs.read_responses(paths.data, form)
+        progress.update(task, description="scoring")
+        write_table(rs.score(form, responses), paths.scores)
+        results = validate_sample(form, responses, group_column="group", seed=seed,
+                                  progress=lambda name: progress.update(task, description=f"analysis: {name}"))
+        results["data_hash"] = file_hash(paths.data)
+        scale = form.items[0].scale
+        results["response_scale"] = {"values": list(scale.values), "labels": [o.label for o in scale.options]}
+        progress.update(task, description="writing the report")
+        write_text_atomically(paths.results, json.dumps(results, indent=2, default=str))
+        write_text_atomically(paths.report, render_validation_report(results))
+    console.print(f"Simulated {n} respondents (two groups) answering the '{form.id}' form "
+                  f"({len(form.items)} items).", markup=False)
+    failed = [name for name, value in results.items() if isinstance(value, dict) and "error" in value]
+    for name in failed:
+        console.print(f"note: {name} was not computed: {results[name]['error']}", markup=False)
+    console.print("Wrote:", markup=False)
+    for label, path in (("sample", paths.data), ("scores", paths.scores), ("results (JSON)", paths.results),
+                        ("validation report", paths.report)):
+        console.print(f"  {label:18} {path}", markup=False)
+    console.print(f"Open the report in a browser: file://{paths.report.resolve()}", markup=False)
+    return paths
+
+
+def serve_after_demo(outputs: DemoOutputs, *, port: int, console: Console) -> None:
+    """Start the web form when rctscale has one; until then serve the report directory locally."""
+    try:
+        from rctscale.web import serve  # type: ignore[attr-defined]
+    except ImportError:
+        _serve_reports(outputs.report.parent, port=port, console=console)
+        return
+    serve(port=port)
+
+
+def _serve_reports(directory: Path, *, port: int, console: Console) -> None:
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        console.print(f"The web form is not part of this version yet; serving the reports at "
+                      f"http://127.0.0.1:{port}/demo-validation.html (Ctrl-C to stop, --no-serve to skip)",
+                      markup=False)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            console.print("stopped", markup=False)

@@ -12,11 +12,14 @@ import pandas as pd
 from rctscale.errors import AnalysisError
 
 
-def as_item_frame(items: pd.DataFrame | np.ndarray, *, min_items: int = 2) -> pd.DataFrame:
+def as_item_frame(
+    items: pd.DataFrame | np.ndarray, *, min_items: int = 2, allow_constant: bool = False
+) -> pd.DataFrame:
     """Return ``items`` as a float DataFrame labelled by item id.
 
-    Raises when a column is not numeric, when an item is constant or entirely missing, or
-    when there are fewer than ``min_items`` items.
+    Raises when a column is not numeric, when an item is constant (unless
+    ``allow_constant``: a rater who gives every target the same score is still data for an
+    ICC) or entirely missing, or when there are fewer than ``min_items`` items.
     """
     if isinstance(items, np.ndarray):
         if items.ndim != 2:
@@ -47,7 +50,7 @@ def as_item_frame(items: pd.DataFrame | np.ndarray, *, min_items: int = 2) -> pd
         values = frame[name].dropna()
         if values.empty:
             raise AnalysisError(f"item '{name}' has no answers; drop it before the analysis")
-        if values.nunique() == 1:
+        if not allow_constant and values.nunique() == 1:
             raise AnalysisError(
                 f"item '{name}' is constant (every answer is {values.iloc[0]:g}); it carries no "
                 "information about differences between respondents: drop it before the analysis"

@@ -1,5 +1,40 @@
 """Psychometrics: pure numerics on DataFrames and arrays.
 
 This package imports numpy, scipy and pandas only (and rctscale.errors): never the web,
-the store or the reports.
+the store or the reports. Every statistic is checked against R's psych or lavaan in
+``tests/conformance/``.
+
+>>> from rctscale import psychometrics as pm
 """
+
+from rctscale.psychometrics.cat import CATRules, CATSession, CATState, simulate_cat
+from rctscale.psychometrics.correlation import pearson, polychoric
+from rctscale.psychometrics.dimensionality import bartlett, eigenvalues, kmo, parallel_analysis, velicer_map
+from rctscale.psychometrics.efa import efa
+from rctscale.psychometrics.irt import (
+    eap_scores,
+    expected_score,
+    graded_response_model,
+    item_information,
+    test_information,
+)
+from rctscale.psychometrics.omega import omega
+from rctscale.psychometrics.reliability import (
+    alpha,
+    alpha_if_item_dropped,
+    guttman_lambda6,
+    icc,
+    item_rest_correlation,
+    ordinal_alpha,
+    split_half,
+)
+from rctscale.psychometrics.rotation import rotate
+from rctscale.psychometrics.sem import cfa, invariance
+
+__all__ = [
+    "CATRules", "CATSession", "CATState", "eap_scores", "expected_score", "graded_response_model",
+    "item_information", "simulate_cat", "test_information",
+    "alpha", "alpha_if_item_dropped", "bartlett", "cfa", "efa", "eigenvalues", "guttman_lambda6", "icc",
+    "invariance", "item_rest_correlation", "kmo", "omega", "ordinal_alpha", "parallel_analysis", "pearson",
+    "polychoric", "rotate", "split_half", "velicer_map",
+]

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,8 +22,24 @@ norms_app = typer.Typer(help="Build norm tables.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
 app.add_typer(norms_app, name="norms")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _register_subcommands() -> None:
+    """Commands that live beside their own part of the architecture."""
+    from rctscale.interop.cli import export_app, import_app
+    from rctscale.web.cli import administration_app, db_app, serve_command, user_app
+
+    app.add_typer(export_app, name="export", help="Export forms and responses (FHIR, REDCap, SPSS, Excel).")
+    app.add_typer(import_app, name="import", help="Import responses (FHIR, REDCap).")
+    app.command("serve")(serve_command)
+    app.add_typer(user_app, name="user")
+    app.add_typer(administration_app, name="administration")
+    app.add_typer(db_app, name="db")
+
+
+_register_subcommands()
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _say_written(path: Path, what: str) -> None:
@@ -181,17 +196,12 @@ def demo_command(
 
 def main() -> None:
     """Entry point: run the command, turning user errors into one message and exit 1."""
+    # typer handles usage errors itself (exit 2); our own errors propagate out of app().
     try:
-        app(standalone_mode=False)
+        app()
     except RctscaleError as error:
         err.print(f"error: {error}", markup=False)
         sys.exit(1)
-    except click.exceptions.Abort:
-        err.print("aborted", markup=False)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -193,12 +193,11 @@ def validate_responses(
         more = f" (and {len(problems) - 1} more invalid cells)" if len(problems) > 1 else ""
         raise DataError(f"{first}{more}; fix the data, or pass --invalid missing to treat invalid answers as "
                         "not answered")
-    result = pd.DataFrame(index=pd.RangeIndex(len(table)))
-    for column in columns:
-        if column in item_values:
-            result[column] = item_values[column]
-        else:
-            result[column] = table[column].astype(str).where(table[column].notna(), None)
+    result = pd.DataFrame({
+        column: item_values[column] if column in item_values
+        else table[column].astype(str).where(table[column].notna(), None).to_numpy()
+        for column in columns
+    }, index=pd.RangeIndex(len(table)))
     result.attrs.update(source=source, form=form.id, form_hash=form.content_hash,
                         invalid_set_missing=len(problems),
                         invalid_cells=[p.describe(source) for p in problems[:50]])

@@ -47,7 +47,7 @@ def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("simulating responses", total=None)
-        data = rs.simulate(form, n=n, seed=seed, groups=groups, missing_rate=0.01)
+        data = rs.simulate(form, n=n, seed=seed, groups=groups, missing_rate=0.002)
         write_table(data, paths.data)
         progress.update(task, description="reading the sample back and checking it against the form")
         responses = rs.read_responses(paths.data, form)

@@ -188,9 +188,9 @@ def score(form: Form, responses: pd.DataFrame, *, norms: Norms | str | Path | bo
         norms = form.norms
     norm_table = load_norms(norms, form) if isinstance(norms, (str, Path)) else (norms or None)
     keyed = reverse_key(responses[form.item_ids].astype(float), form)
-    out = pd.DataFrame(index=responses.index)
+    columns: dict[str, pd.Series] = {}
     if id_column and id_column in responses.columns:
-        out[id_column] = responses[id_column]
+        columns[id_column] = responses[id_column]
     sem_basis: dict[str, str] = {}
     for scale in form.scored_scales():
         block = prorated_scores(keyed, scale)
@@ -210,7 +210,8 @@ def score(form: Form, responses: pd.DataFrame, *, norms: Norms | str | Path | bo
             block["t"] = np.nan
             block["percentile"] = np.nan
         for stat in SCORE_STATS:
-            out[f"{scale.id}_{stat}"] = block[stat]
+            columns[f"{scale.id}_{stat}"] = block[stat]
+    out = pd.DataFrame(columns, index=responses.index)
     out.attrs.update(form=form.id, form_hash=form.content_hash,
                      norms=norm_table.name if norm_table else None, sem_basis=sem_basis)
     return out

@@ -167,8 +167,8 @@ def simulate(
     if missing_rate > 0:
         mask = rng.random((len(data), len(lam.index))) < missing_rate
         data[list(lam.index)] = data[list(lam.index)].mask(mask)
-    data.insert(0, "id", [f"sim{i + 1:05d}" for i in range(len(data))])
-    ordered = ["id"] + ([group_column] if groups else []) + [i for i in form.item_ids if i in data.columns]
-    data = data[ordered]
+    ids = pd.Series([f"sim{i + 1:05d}" for i in range(len(data))], name="id")
+    ordered = ([group_column] if groups else []) + [i for i in form.item_ids if i in data.columns]
+    data = pd.concat([ids, data[ordered]], axis=1)
     data.attrs.update(form=form.id, form_hash=form.content_hash, seed=seed)
     return data

@@ -27,8 +27,18 @@ DIRECTIONS = ("self_to_other", "other_to_self")
 BANK_KEYS = {"bank", "version", "title", "construct", "response_scale", "instructions", "facets", "items"}
 FACET_KEYS = {"id", "name", "definition", "source"}
 ITEM_KEYS = {"id", "facet", "text", "reverse", "status", "critical", "critical_values", "direction", "pair"}
-FORM_KEYS = {"form", "version", "title", "referent", "time_frame", "instructions", "items", "scales",
-             "norms", "simulation"}
+FORM_KEYS = {
+    "form",
+    "version",
+    "title",
+    "referent",
+    "time_frame",
+    "instructions",
+    "items",
+    "scales",
+    "norms",
+    "simulation",
+}
 SCALE_KEYS = {"id", "name", "items", "min_answered", "reliability", "facets"}
 
 
@@ -73,8 +83,9 @@ def _require_mapping(document: Any, path: Path, what: str) -> LocatedDict:
     return document
 
 
-def _check_keys(mapping: LocatedDict, allowed: set[str], required: Iterable[str], where: str,
-                problems: _Problems) -> None:
+def _check_keys(
+    mapping: LocatedDict, allowed: set[str], required: Iterable[str], where: str, problems: _Problems
+) -> None:
     for key in mapping:
         if key not in allowed:
             problems.add(mapping.line_of(key), f"{where}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
@@ -116,8 +127,10 @@ def _load_scales_cached(items_dir: Path) -> tuple[tuple[str, ResponseScale], ...
             continue
         options = []
         for option, option_line in zip(values, values.item_lines, strict=True):
-            if not isinstance(option, dict) or not isinstance(option.get("value"), int) or isinstance(
-                option.get("value"), bool
+            if (
+                not isinstance(option, dict)
+                or not isinstance(option.get("value"), int)
+                or isinstance(option.get("value"), bool)
             ):
                 problems.add(option_line, f"scale '{scale_id}': each option needs an integer 'value'")
                 continue
@@ -184,8 +197,13 @@ def _locate(name_or_path: str | Path, items_dir: Path | None, subfolder: str | N
 def _load_bank_cached(path: Path, items_dir: Path, _mtime_ns: float) -> Bank:
     document = _require_mapping(read_yaml(path), path, "an item bank")
     problems = _Problems(path)
-    _check_keys(document, BANK_KEYS, ("bank", "title", "construct", "response_scale", "instructions",
-                                       "facets", "items"), "bank", problems)
+    _check_keys(
+        document,
+        BANK_KEYS,
+        ("bank", "title", "construct", "response_scale", "instructions", "facets", "items"),
+        "bank",
+        problems,
+    )
     bank_id = _text(document, "bank")
     if bank_id and not ID_PATTERN.match(bank_id):
         problems.add(document.line_of("bank"), f"bank id '{bank_id}' must be lowercase letters, digits, underscores")
@@ -193,17 +211,27 @@ def _load_bank_cached(path: Path, items_dir: Path, _mtime_ns: float) -> Bank:
     scale_id = _text(document, "response_scale")
     scale = scales.get(scale_id)
     if scale_id and scale is None:
-        problems.add(document.line_of("response_scale"),
-                     f"response scale '{scale_id}' is not in scales.yaml (known: {', '.join(scales)})")
+        problems.add(
+            document.line_of("response_scale"),
+            f"response scale '{scale_id}' is not in scales.yaml (known: {', '.join(scales)})",
+        )
     facets = _parse_facets(document, problems)
     facet_ids = [facet.id for facet in facets]
     items = _parse_items(document, bank_id, facet_ids, scale, problems)
     problems.raise_if_any()
     assert scale is not None
-    return Bank(id=bank_id, version=str(document.get("version", "")), title=_text(document, "title"),
-                construct=_text(document, "construct"), instructions=_text(document, "instructions"),
-                scale=scale, facets=tuple(facets), items=tuple(items), path=path,
-                content_hash=content_hash({"bank": document, "scale": _scale_content(scale)}))
+    return Bank(
+        id=bank_id,
+        version=str(document.get("version", "")),
+        title=_text(document, "title"),
+        construct=_text(document, "construct"),
+        instructions=_text(document, "instructions"),
+        scale=scale,
+        facets=tuple(facets),
+        items=tuple(items),
+        path=path,
+        content_hash=content_hash({"bank": document, "scale": _scale_content(scale)}),
+    )
 
 
 def _scale_content(scale: ResponseScale) -> dict[str, Any]:
@@ -235,8 +263,9 @@ def _parse_facets(document: LocatedDict, problems: _Problems) -> list[Facet]:
     return facets
 
 
-def _parse_items(document: LocatedDict, bank_id: str, facet_ids: list[str], scale: ResponseScale | None,
-                 problems: _Problems) -> list[Item]:
+def _parse_items(
+    document: LocatedDict, bank_id: str, facet_ids: list[str], scale: ResponseScale | None, problems: _Problems
+) -> list[Item]:
     node = document.get("items")
     if node is None:
         return []
@@ -260,14 +289,17 @@ def _parse_items(document: LocatedDict, bank_id: str, facet_ids: list[str], scal
             seen[item_id] = line
         facet = _text(entry, "facet")
         if facet and facet not in facet_ids:
-            problems.add(entry.line_of("facet"),
-                         f"{where}: unknown facet '{facet}' (this bank's facets: {', '.join(facet_ids)})")
+            problems.add(
+                entry.line_of("facet"), f"{where}: unknown facet '{facet}' (this bank's facets: {', '.join(facet_ids)})"
+            )
         reverse = entry.get("reverse", False)
         if not isinstance(reverse, bool):
             problems.add(entry.line_of("reverse"), f"{where}: 'reverse' must be true or false, got {reverse!r}")
         status = _text(entry, "status")
         if status and status not in ITEM_STATUSES:
-            problems.add(entry.line_of("status"), f"{where}: status '{status}' must be one of {', '.join(ITEM_STATUSES)}")
+            problems.add(
+                entry.line_of("status"), f"{where}: status '{status}' must be one of {', '.join(ITEM_STATUSES)}"
+            )
         critical = entry.get("critical", False)
         if not isinstance(critical, bool):
             problems.add(entry.line_of("critical"), f"{where}: 'critical' must be true or false")
@@ -278,19 +310,33 @@ def _parse_items(document: LocatedDict, bank_id: str, facet_ids: list[str], scal
         if scale is not None:
             for value in critical_values:
                 if value not in scale.values:
-                    problems.add(entry.line_of("critical_values"),
-                                 f"{where}: answer value {value!r} is outside the response scale "
-                                 f"'{scale.id}' ({scale.minimum}..{scale.maximum})")
+                    problems.add(
+                        entry.line_of("critical_values"),
+                        f"{where}: answer value {value!r} is outside the response scale "
+                        f"'{scale.id}' ({scale.minimum}..{scale.maximum})",
+                    )
         direction = entry.get("direction")
         if direction is not None and direction not in DIRECTIONS:
-            problems.add(entry.line_of("direction"),
-                         f"{where}: direction '{direction}' must be one of {', '.join(DIRECTIONS)}")
+            problems.add(
+                entry.line_of("direction"), f"{where}: direction '{direction}' must be one of {', '.join(DIRECTIONS)}"
+            )
         if scale is None:
             continue
-        items.append(Item(id=item_id, bank=bank_id, facet=facet, text=_text(entry, "text"),
-                          reverse=bool(reverse), status=status, scale=scale, critical=bool(critical),
-                          critical_values=tuple(int(v) for v in critical_values if isinstance(v, int)),
-                          direction=direction, pair=entry.get("pair")))
+        items.append(
+            Item(
+                id=item_id,
+                bank=bank_id,
+                facet=facet,
+                text=_text(entry, "text"),
+                reverse=bool(reverse),
+                status=status,
+                scale=scale,
+                critical=bool(critical),
+                critical_values=tuple(int(v) for v in critical_values if isinstance(v, int)),
+                direction=direction,
+                pair=entry.get("pair"),
+            )
+        )
     by_id = {item.id: item for item in items}
     for entry in node:
         if not isinstance(entry, LocatedDict) or entry.get("pair") is None:
@@ -300,11 +346,16 @@ def _parse_items(document: LocatedDict, bank_id: str, facet_ids: list[str], scal
         if partner is None:
             problems.add(entry.line_of("pair"), f"item '{item_id}': pair '{pair}' is not an item of this bank")
         elif partner.pair != item_id:
-            problems.add(entry.line_of("pair"),
-                         f"item '{item_id}': its pair '{pair}' names '{partner.pair}' as its own pair; pairs must point at each other")
+            problems.add(
+                entry.line_of("pair"),
+                f"item '{item_id}': its pair '{pair}' names '{partner.pair}' as its own pair; "
+                "pairs must point at each other",
+            )
         elif partner.direction == by_id[item_id].direction:
-            problems.add(entry.line_of("pair"),
-                         f"item '{item_id}': its pair '{pair}' has the same direction; a pair runs both ways")
+            problems.add(
+                entry.line_of("pair"),
+                f"item '{item_id}': its pair '{pair}' has the same direction; a pair runs both ways",
+            )
     return items
 
 
@@ -326,8 +377,7 @@ def load_form(name_or_path: str | Path, items_dir: Path | None = None) -> Form:
 def _load_form_cached(path: Path, items_dir: Path, _stamps: tuple[float, ...]) -> Form:
     document = _require_mapping(read_yaml(path), path, "a form")
     problems = _Problems(path)
-    _check_keys(document, FORM_KEYS, ("form", "title", "referent", "time_frame", "items", "scales"),
-                "form", problems)
+    _check_keys(document, FORM_KEYS, ("form", "title", "referent", "time_frame", "items", "scales"), "form", problems)
     banks = [load_bank(p, items_dir) for p in bank_paths(items_dir)]
     catalogue: dict[str, Item] = {}
     for bank in banks:
@@ -337,24 +387,46 @@ def _load_form_cached(path: Path, items_dir: Path, _stamps: tuple[float, ...]) -
     scales = _parse_form_scales(document, {item.id for item in form_items}, catalogue, problems)
     norms = document.get("norms")
     if norms is not None and not (items_dir / "norms" / f"{norms}.yaml").exists():
-        problems.add(document.line_of("norms"), f"norm table '{norms}' not found in {items_dir / 'norms'}; "
-                     "build one with `rctscale norms build` or set norms: null")
+        problems.add(
+            document.line_of("norms"),
+            f"norm table '{norms}' not found in {items_dir / 'norms'}; "
+            "build one with `rctscale norms build` or set norms: null",
+        )
     simulation = document.get("simulation") or {}
     problems.raise_if_any()
     used_banks = tuple(b for b in banks if any(item.bank == b.id for item in form_items))
-    hashed = {"form": document, "items": [_item_content(item) for item in form_items],
-              "banks": {b.id: b.content_hash for b in used_banks}}
+    hashed = {
+        "form": document,
+        "items": [_item_content(item) for item in form_items],
+        "banks": {b.id: b.content_hash for b in used_banks},
+    }
     instructions = _text(document, "instructions") or (used_banks[0].instructions if used_banks else "")
-    return Form(id=_text(document, "form"), version=str(document.get("version", "")),
-                title=_text(document, "title"), referent=_text(document, "referent"),
-                time_frame=_text(document, "time_frame"), instructions=instructions,
-                items=tuple(form_items), scales=tuple(scales), banks=used_banks, path=path,
-                content_hash=content_hash(hashed), norms=norms, simulation=dict(simulation))
+    return Form(
+        id=_text(document, "form"),
+        version=str(document.get("version", "")),
+        title=_text(document, "title"),
+        referent=_text(document, "referent"),
+        time_frame=_text(document, "time_frame"),
+        instructions=instructions,
+        items=tuple(form_items),
+        scales=tuple(scales),
+        banks=used_banks,
+        path=path,
+        content_hash=content_hash(hashed),
+        norms=norms,
+        simulation=dict(simulation),
+    )
 
 
 def _item_content(item: Item) -> dict[str, Any]:
-    return {"id": item.id, "bank": item.bank, "facet": item.facet, "text": item.text, "reverse": item.reverse,
-            "scale": _scale_content(item.scale)}
+    return {
+        "id": item.id,
+        "bank": item.bank,
+        "facet": item.facet,
+        "text": item.text,
+        "reverse": item.reverse,
+        "scale": _scale_content(item.scale),
+    }
 
 
 def _parse_form_items(document: LocatedDict, catalogue: dict[str, Item], problems: _Problems) -> list[Item]:
@@ -366,13 +438,20 @@ def _parse_form_items(document: LocatedDict, catalogue: dict[str, Item], problem
     items: list[Item] = []
     seen: set[str] = set()
     for item_id, line in zip(node, node.item_lines, strict=True):
+        if not isinstance(item_id, str):
+            problems.add(
+                line, f"items: expected an item id, found {type(item_id).__name__} {item_id!r}; list one id per entry"
+            )
+            continue
         if item_id in seen:
             problems.add(line, f"item '{item_id}': listed twice")
             continue
         seen.add(item_id)
         item = catalogue.get(str(item_id))
         if item is None:
-            problems.add(line, f"item '{item_id}': no bank defines this item; check the id against `rctscale bank show`")
+            problems.add(
+                line, f"item '{item_id}': no bank defines this item; check the id against `rctscale bank show`"
+            )
             continue
         if item.status == "retired":
             problems.add(line, f"item '{item_id}': the item is retired; remove it from the form")
@@ -380,8 +459,9 @@ def _parse_form_items(document: LocatedDict, catalogue: dict[str, Item], problem
     return items
 
 
-def _parse_form_scales(document: LocatedDict, form_item_ids: set[str], catalogue: dict[str, Item],
-                       problems: _Problems) -> list[Scale]:
+def _parse_form_scales(
+    document: LocatedDict, form_item_ids: set[str], catalogue: dict[str, Item], problems: _Problems
+) -> list[Scale]:
     node = document.get("scales")
     if not isinstance(node, LocatedList):
         if node is not None:
@@ -402,29 +482,47 @@ def _parse_form_scales(document: LocatedDict, form_item_ids: set[str], catalogue
         if scale_id and not ID_PATTERN.match(scale_id):
             problems.add(line, f"{where}: id must be lowercase letters, digits, underscores")
         item_ids = entry.get("items") or []
+        if not isinstance(item_ids, list):
+            problems.add(entry.line_of("items"), f"{where}: 'items' must be a list of item ids")
+            item_ids = []
         item_lines = getattr(item_ids, "item_lines", [entry.line] * len(item_ids))
         for item_id, item_line in zip(item_ids, item_lines, strict=True):
+            if not isinstance(item_id, str):
+                problems.add(item_line, f"{where}: expected an item id, found {item_id!r}")
+                continue
             if item_id not in form_item_ids:
                 known = "it is in a bank but not in this form's items" if item_id in catalogue else "no bank defines it"
                 problems.add(item_line, f"{where}: item '{item_id}' cannot be scored: {known}")
         response_scales = {catalogue[i].scale.id for i in item_ids if i in catalogue}
         if len(response_scales) > 1:
-            problems.add(line, f"{where}: items use different response scales ({', '.join(sorted(response_scales))}); "
-                         "a sum score needs one")
+            problems.add(
+                line,
+                f"{where}: items use different response scales ({', '.join(sorted(response_scales))}); "
+                "a sum score needs one",
+            )
         min_answered = entry.get("min_answered", 0.8)
         if not isinstance(min_answered, (int, float)) or isinstance(min_answered, bool) or not 0 < min_answered <= 1:
-            problems.add(entry.line_of("min_answered"), f"{where}: min_answered must be a share in (0, 1], "
-                         f"got {min_answered!r}")
+            problems.add(
+                entry.line_of("min_answered"), f"{where}: min_answered must be a share in (0, 1], got {min_answered!r}"
+            )
             min_answered = 0.8
         reliability = entry.get("reliability")
         if reliability is not None and (not isinstance(reliability, (int, float)) or not 0 < reliability < 1):
-            problems.add(entry.line_of("reliability"), f"{where}: reliability must lie strictly between 0 and 1, "
-                         f"got {reliability!r}")
+            problems.add(
+                entry.line_of("reliability"),
+                f"{where}: reliability must lie strictly between 0 and 1, got {reliability!r}",
+            )
             reliability = None
-        scales.append(Scale(id=scale_id, name=_text(entry, "name"), items=tuple(str(i) for i in item_ids),
-                            min_answered=float(min_answered),
-                            reliability=float(reliability) if reliability is not None else None,
-                            facets=bool(entry.get("facets", False))))
+        scales.append(
+            Scale(
+                id=scale_id,
+                name=_text(entry, "name"),
+                items=tuple(str(i) for i in item_ids),
+                min_answered=float(min_answered),
+                reliability=float(reliability) if reliability is not None else None,
+                facets=bool(entry.get("facets", False)),
+            )
+        )
     return scales
 
 
@@ -454,8 +552,10 @@ def validate_items_dir(items_dir: Path | None = None) -> list[str]:
     for bank in banks:
         for item in bank.items:
             if item.id in owner:
-                errors.append(f"{bank.path}: item '{item.id}': the id is also used in bank '{owner[item.id]}'; "
-                              "item ids must be unique across banks")
+                errors.append(
+                    f"{bank.path}: item '{item.id}': the id is also used in bank '{owner[item.id]}'; "
+                    "item ids must be unique across banks"
+                )
             owner[item.id] = bank.id
         notes.extend(bank_guideline_notes(bank))
     if not errors:

@@ -73,16 +73,15 @@ class Item:
     def is_critical_answer(self, value: float | None) -> bool:
         """A critical item's answer that staff must see at once.
 
-        Without stated ``critical_values`` the two most severe options count: the top two
-        for a positively keyed item, the bottom two for a reverse-keyed one.
+        A critical item states distress ("I feel beyond the reach of anyone's kindness"), so
+        without stated ``critical_values`` its two highest raw answers count, whatever the
+        item's keying within its scale.
         """
         if not self.critical or value is None or value != value:
             return False
         if self.critical_values:
             return int(value) in self.critical_values
-        values = self.scale.values
-        severe = values[:2] if self.reverse else values[-2:]
-        return int(value) in severe
+        return int(value) in self.scale.values[-2:]
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,14 @@ class Form:
             for item_id in scale.items:
                 by_facet.setdefault(self.item(item_id).facet, []).append(item_id)
             for facet_id, item_ids in by_facet.items():
-                scored.append(Scale(id=f"{scale.id}.{facet_id}", name=f"{scale.name}: {facet_id}",
-                                    items=tuple(item_ids), min_answered=scale.min_answered))
+                scored.append(
+                    Scale(
+                        id=f"{scale.id}.{facet_id}",
+                        name=f"{scale.name}: {facet_id}",
+                        items=tuple(item_ids),
+                        min_answered=scale.min_answered,
+                    )
+                )
         return scored
 
     def instructions_text(self) -> str:

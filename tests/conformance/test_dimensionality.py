@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
+from conformance.reference_data import hs_items, likert_items, load_json
 from rctscale.psychometrics.dimensionality import bartlett, eigenvalues, kmo, parallel_analysis, velicer_map
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 # KMO (overall and per item) and Bartlett's chi-square: absolute (the brief's tolerance).
 KMO_TOLERANCE = 1e-4
 BARTLETT_TOLERANCE = 1e-4
@@ -21,22 +16,8 @@ BARTLETT_TOLERANCE = 1e-4
 EIGENVALUE_TOLERANCE = 1e-8
 # MAP averages are deterministic too (eigen-decomposition and partial correlations).
 MAP_TOLERANCE = 1e-8
-HS_ITEMS = [f"x{i}" for i in range(1, 10)]
 
 
-@cache
-def load_json(name: str) -> dict:
-    return json.loads((REFERENCE / name).read_text())
-
-
-@cache
-def hs_items() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / "hs1939.csv")[HS_ITEMS]
-
-
-@cache
-def likert_items() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / "likert1500.csv").drop(columns="group")
 
 
 def test_kmo_hs1939() -> None:

@@ -6,20 +6,17 @@ efa_reference.json from make_reference_efa.R (psych 2.2.9, GPArotation 2022.10-2
 
 from __future__ import annotations
 
-import json
 import math
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from factor_matching import match_factors
 
+from conformance.reference_data import hs_items, likert_items, load_json
 from rctscale.psychometrics import rotation as rotations
 from rctscale.psychometrics.efa import efa
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 # Loadings, factor correlations, communalities, eigenvalues and variance tables: absolute, after
 # matching factor order and sign (the brief's tolerance; measured agreement is about 1e-12).
 LOADING_TOLERANCE = 0.01
@@ -29,22 +26,8 @@ CHISQ_RELATIVE_TOLERANCE = 1e-3
 # R finds the RMSEA bounds by uniroot with a tolerance of 1.2e-4 on the noncentrality, which
 # moves them by about 1e-6; 1e-4 leaves room for that and nothing else.
 FIT_TOLERANCE = 1e-4
-HS_ITEMS = [f"x{i}" for i in range(1, 10)]
 
 
-@cache
-def load_json(name: str) -> dict:
-    return json.loads((REFERENCE / name).read_text())
-
-
-@cache
-def hs_items() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / "hs1939.csv")[HS_ITEMS]
-
-
-@cache
-def likert_items() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / "likert1500.csv").drop(columns="group")
 
 
 def assert_loadings_match(

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
+from conformance.reference_data import hs_items, likert_items, load_json
 from rctscale.psychometrics.omega import omega
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 # omega_h, omega_total, alpha, omega_limit: absolute (the brief's tolerance).
 OMEGA_TOLERANCE = 1e-3
 # Schmid-Leiman loadings and the group-omega table: the same absolute tolerance as omega,
 # since the omegas are sums of these loadings.
 SCHMID_TOLERANCE = 1e-3
-HS_ITEMS = [f"x{i}" for i in range(1, 10)]
 
 
-@cache
-def load_json(name: str) -> dict:
-    return json.loads((REFERENCE / name).read_text())
-
-
-@cache
-def hs_items() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / "hs1939.csv")[HS_ITEMS]
-
-
-@cache
-def likert_items() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / "likert1500.csv").drop(columns="group")
 
 
 def test_hs1939_omega_3() -> None:

@@ -15,6 +15,8 @@ analytic gradient.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rctscale.errors import ConvergenceError
@@ -29,24 +31,70 @@ EM_MAX_ITERATIONS = 10_000
 HESSIAN_STEP = 1e-5
 
 
-def _pattern_terms(sigma: np.ndarray, mu: np.ndarray, group: GroupStats):
-    """Yield (pattern, observed index, Sigma_oo^-1, d, logl_k) per missingness pattern."""
+@dataclass(frozen=True)
+class PatternBatch:
+    """The missingness patterns of one group that observe the same number of variables.
+
+    Stacking them lets numpy factor every pattern's Sigma_oo in one batched call instead of
+    one Python-level call per pattern, which dominated FIML fits with many patterns.
+    """
+
+    index: np.ndarray  # (B, p_o) observed variables of each pattern
+    n: np.ndarray  # (B,) rows per pattern
+    mean: np.ndarray  # (B, p_o)
+    cov: np.ndarray  # (B, p_o, p_o), divisor n
+
+
+_BATCHES: dict[int, tuple[GroupStats, tuple[PatternBatch, ...]]] = {}
+
+
+def pattern_batches(group: GroupStats) -> tuple[PatternBatch, ...]:
+    """The group's patterns batched by size; built once per group (the fit calls this often)."""
+    cached = _BATCHES.get(id(group))
+    if cached is not None and cached[0] is group:
+        return cached[1]
+    if len(_BATCHES) > 32:
+        _BATCHES.clear()
+    by_size: dict[int, list] = {}
     for pattern in group.patterns:
-        index = np.flatnonzero(pattern.observed)
-        sigma_oo = sigma[np.ix_(index, index)]
-        chol = np.linalg.cholesky(sigma_oo)
-        chol_inv = np.linalg.inv(chol)
-        inverse = chol_inv.T @ chol_inv
-        logdet = 2.0 * np.log(np.diag(chol)).sum()
-        diff = pattern.mean - mu[index]
-        value = -0.5 * pattern.n * (len(index) * LOG_2PI + logdet + np.sum(inverse * pattern.cov)
-                                   + diff @ inverse @ diff)
-        yield pattern, index, inverse, diff, value
+        size = int(pattern.observed.sum())
+        if size:  # a row with nothing observed adds nothing to the likelihood
+            by_size.setdefault(size, []).append(pattern)
+    batches = tuple(
+        PatternBatch(index=np.array([np.flatnonzero(p.observed) for p in patterns]),
+                     n=np.array([p.n for p in patterns], dtype=float),
+                     mean=np.array([p.mean for p in patterns]), cov=np.array([p.cov for p in patterns]))
+        for patterns in by_size.values()
+    )
+    _BATCHES[id(group)] = (group, batches)
+    return batches
+
+
+def _batch_terms(sigma: np.ndarray, mu: np.ndarray, batch: PatternBatch
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sigma_oo^-1, d = ybar - mu_o and logl_k for every pattern of a batch."""
+    index = batch.index
+    size = index.shape[1]
+    chol = np.linalg.cholesky(sigma[index[:, :, None], index[:, None, :]])
+    chol_inv = np.linalg.solve(chol, np.broadcast_to(np.eye(size), chol.shape))
+    inverse = np.matmul(chol_inv.transpose(0, 2, 1), chol_inv)
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    diff = batch.mean - mu[index]
+    quadratic = np.einsum("bi,bij,bj->b", diff, inverse, diff)
+    trace = np.einsum("bij,bij->b", inverse, batch.cov)
+    loglik = -0.5 * batch.n * (size * LOG_2PI + logdet + trace + quadratic)
+    return inverse, diff, loglik
+
+
+def _scatter(values: np.ndarray, rows: np.ndarray, cols: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum per-pattern blocks into the full matrix (or vector) of all variables."""
+    flat = rows if cols is None else rows * shape[1] + cols
+    return np.bincount(flat.ravel(), weights=values.ravel(), minlength=int(np.prod(shape))).reshape(shape)
 
 
 def _loglik_group(sigma: np.ndarray, mu: np.ndarray, group: GroupStats) -> float:
     try:
-        return float(sum(term[-1] for term in _pattern_terms(sigma, mu, group)))
+        return float(sum(_batch_terms(sigma, mu, batch)[2].sum() for batch in pattern_batches(group)))
     except np.linalg.LinAlgError:
         return -np.inf
 
@@ -118,14 +166,20 @@ class FIMLEstimator:
             sigma, mu = model.implied_moments(group_mats)
             p = len(mu)
             core, mean_part = np.zeros((p, p)), np.zeros(p)
-            for pattern, index, inverse, diff, _ in _pattern_terms(sigma, mu, group):
-                target = pattern.cov + np.outer(diff, diff)
-                core[np.ix_(index, index)] += pattern.n * (inverse - inverse @ target @ inverse)
-                mean_part[index] += pattern.n * (inverse @ diff)
-                if with_information:
-                    information += pattern.n * unit_information(
-                        inverse, dsigma[:, index][:, :, index], dmu[:, index])
+            for batch in pattern_batches(group):
+                inverse, diff, _ = _batch_terms(sigma, mu, batch)
+                target = batch.cov + diff[:, :, None] * diff[:, None, :]
+                block = batch.n[:, None, None] * (inverse - inverse @ target @ inverse)
+                core += _scatter(block, batch.index[:, :, None], batch.index[:, None, :], (p, p))
+                mean_part += _scatter(batch.n[:, None] * np.einsum("bij,bj->bi", inverse, diff),
+                                      batch.index, None, (p,))
             gradient += 0.5 * np.tensordot(dsigma, core, axes=([1, 2], [0, 1])) - dmu @ mean_part
+            if information is not None:
+                # The complete-data information only guides the optimiser's steps (the optimum
+                # is set by the exact gradient; standard errors use the observed information).
+                # Summing the exact per-pattern information instead costs O(patterns * q^2 p^2)
+                # per iteration, which made a 36-item FIML fit take tens of seconds.
+                information += group.n * unit_information(np.linalg.inv(sigma), dsigma, dmu)
         gradient /= stats.ntotal
         if information is not None:
             information /= stats.ntotal
@@ -135,7 +189,7 @@ class FIMLEstimator:
         return self.derivatives(model, params, stats, with_information=False)[0]
 
     def information(self, model: Model, params: np.ndarray, stats: SampleStats) -> np.ndarray:
-        """Expected information (for optimisation steps)."""
+        """Complete-data expected information (for optimisation steps only)."""
         return self.derivatives(model, params, stats)[1]
 
     def observed_information(self, model: Model, params: np.ndarray, stats: SampleStats) -> np.ndarray:

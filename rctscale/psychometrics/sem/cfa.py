@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from rctscale.errors import AnalysisError, ModelError
+from rctscale.psychometrics._threads import single_threaded_blas
 
 from .._checks import as_item_frame
 from .._result import Result, to_plain
@@ -186,10 +187,18 @@ def fit_model(terms: list[Term], data: pd.DataFrame, *, estimator: str = "ML", g
                         group_equal=group_equal, group_partial=group_partial, std_lv=std_lv)
     frames = _group_frames(data, model.observed, group, labels, missing)
     stats = sample_stats(frames, labels, missing_patterns=missing in MISSING_FIML)
+    with single_threaded_blas():
+        optim, vcov = _estimate(model, stats, chosen, max_iterations)
+    return FittedModel(model=model, stats=stats, estimator=chosen, optim=optim, vcov=vcov)
+
+
+
+def _estimate(model: Model, stats: SampleStats, chosen: Estimator, max_iterations: int) -> tuple[Any, np.ndarray]:
+    """Optimise, check identification and compute the sampling covariance of the estimates."""
     optim = fisher_scoring(model, stats, chosen, start_values(model, stats), max_iterations=max_iterations)
     if not optim.converged:
         warnings.warn(f"the CFA did not converge ({optim.message}; largest gradient "
-                      f"{np.max(np.abs(optim.gradient)):.2g}); estimates are not trustworthy", stacklevel=3)
+                      f"{np.max(np.abs(optim.gradient)):.2g}); estimates are not trustworthy", stacklevel=5)
     information = chosen.information(model, optim.params, stats)
     scaled = information / np.sqrt(np.outer(np.diag(information), np.diag(information)))
     if optim.converged and np.linalg.eigvalsh(scaled).min() < SINGULAR_INFORMATION:
@@ -199,8 +208,7 @@ def fit_model(terms: list[Term], data: pd.DataFrame, *, estimator: str = "ML", g
             f"cannot be told apart: {', '.join(names)}. Fix or constrain one of them"
         )
     vcov = chosen.vcov(model, optim.params, stats)
-    return FittedModel(model=model, stats=stats, estimator=chosen, optim=optim, vcov=vcov)
-
+    return optim, vcov
 
 def summarize(fitted: FittedModel, model_text: str, options: dict[str, Any]) -> CFAResult:
     """Turn a fitted model into a :class:`CFAResult` (fit measures, estimates, loadings)."""

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from rctscale.errors import AnalysisError, ModelError
+from rctscale.psychometrics._threads import single_threaded_blas
 
 from .cfa import (
     MISSING_LISTWISE,
@@ -63,20 +63,6 @@ OP_ORDER = {"=~": 0, "|": 1, "~~": 2, "~*~": 3, "~1": 4}
 MAX_ORDINAL_CATEGORIES = 20
 
 
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread while fitting: the matrices here have a few hundred rows, where
-    OpenBLAS threads only add synchronisation (on a busy machine a WLSMV fit became ten times
-    slower with them). Uses threadpoolctl when it is installed, and does nothing otherwise."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - depends on the environment
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def wants_ordinal(estimator: str, ordered: bool | str | Sequence[str] | None) -> bool:
     """True when cfa() should take the ordinal route (ordered items or an ordinal estimator)."""
     return bool(ordered) or estimator.upper() in ORDINAL_ESTIMATORS
@@ -84,6 +70,11 @@ def wants_ordinal(estimator: str, ordered: bool | str | Sequence[str] | None) ->
 
 def _ordered_items(ordered: bool | str | Sequence[str] | None, observed: Sequence[str],
                    data: pd.DataFrame) -> list[str]:
+    """The ordinal indicators: all of the model's (names in ``ordered`` outside the model are ignored).
+
+    Raises when ``ordered`` is empty, names columns that do not exist, or leaves out an indicator
+    (lavaan would treat it as continuous; mixed models are not supported here).
+    """
     if ordered is None or ordered is False or (not isinstance(ordered, bool) and len(ordered) == 0):
         raise EstimatorNotAvailableError(
             "WLSMV / DWLS are available here for ordinal items only: pass ordered=True (all indicators) or "
@@ -106,6 +97,7 @@ def _ordered_items(ordered: bool | str | Sequence[str] | None, observed: Sequenc
 
 
 def choose_ordinal_estimator(estimator: str, missing: str) -> DWLSEstimator:
+    """WLSMV (the default, robust) or DWLS (standard SEs, unscaled test); only listwise deletion."""
     name = estimator.upper()
     if name in ("DEFAULT", "WLSMV"):
         chosen = DWLSEstimator(robust=True)
@@ -124,9 +116,11 @@ def choose_ordinal_estimator(estimator: str, missing: str) -> DWLSEstimator:
     return chosen
 
 
-def _check_categories(frames: list[pd.DataFrame]) -> dict[str, int]:
+def _check_categories(frames: list[pd.DataFrame]) -> tuple[dict[str, int], tuple[np.ndarray, ...]]:
+    """Number of thresholds per item (categories observed in the analysed rows, pooled over groups - 1)."""
     counts = {}
-    for name, values in zip(frames[0].columns, item_categories(frames), strict=True):
+    categories = item_categories(frames)
+    for name, values in zip(frames[0].columns, categories, strict=True):
         if len(values) > MAX_ORDINAL_CATEGORIES:
             raise AnalysisError(
                 f"item '{name}' has {len(values)} distinct values; an ordered (ordinal) item may have at most "
@@ -134,7 +128,7 @@ def _check_categories(frames: list[pd.DataFrame]) -> dict[str, int]:
                 "estimator='ML', or recode it"
             )
         counts[str(name)] = len(values) - 1
-    return counts
+    return counts, categories
 
 
 def _start(model: OrdinalModel, stats: OrdinalSampleStats) -> np.ndarray:
@@ -174,10 +168,10 @@ def fit_ordinal(terms: list[Term], data: pd.DataFrame, *, estimator: str = "WLSM
     _ordered_items(ordered, observed, data)
     labels = _group_labels(data, group)
     frames = _group_frames(data, observed, group, labels, "listwise")
-    n_thresholds = _check_categories(frames)
+    n_thresholds, categories = _check_categories(frames)
     model = build_ordinal_model(terms, [str(c) for c in data.columns], n_thresholds, labels,
                                 group_equal=group_equal, group_partial=group_partial, std_lv=std_lv)
-    stats = ordinal_sample_stats(frames, labels)
+    stats = ordinal_sample_stats(frames, labels, categories)
     optim = fisher_scoring(model, stats, chosen, _start(model, stats), max_iterations=max_iterations)
     jacobians = model.jacobian(optim.params)
     information = chosen.expected_information(jacobians, stats)
@@ -292,14 +286,20 @@ def summarize_ordinal(fitted: FittedModel, model_text: str, options: dict[str, A
     if model.n_groups == 1:
         estimates = estimates.drop(columns="group")
 
+    item_index = {name: i for i, name in enumerate(model.observed)}
+    factor_index = {name: j for j, name in enumerate(model.latent)}
+    loading_rows = np.flatnonzero(op == "=~")
+    item_of = np.array([item_index[name] for name in table["rhs"].to_numpy()[loading_rows]], dtype=int)
+    factor_of = np.array([factor_index[name] for name in table["lhs"].to_numpy()[loading_rows]], dtype=int)
+
     def loading_frame(values: np.ndarray) -> pd.DataFrame:
         frames = []
         for g in range(model.n_groups):
-            sel = (op == "=~") & (groups == g)
-            frame = pd.DataFrame(0.0, index=pd.Index(model.observed, name="item"), columns=list(model.latent))
-            for lhs, rhs, value in zip(table["lhs"][sel], table["rhs"][sel], values[sel], strict=True):
-                frame.loc[rhs, lhs] = value
-            frames.append(frame)
+            sel = groups[loading_rows] == g
+            matrix_g = np.zeros((len(model.observed), len(model.latent)))
+            matrix_g[item_of[sel], factor_of[sel]] = values[loading_rows[sel]]
+            frames.append(pd.DataFrame(matrix_g, index=pd.Index(model.observed, name="item"),
+                                       columns=list(model.latent)))
         if model.n_groups == 1:
             return frames[0]
         return pd.concat(frames, keys=list(model.groups), names=["group", "item"])

@@ -8,6 +8,10 @@ All quantities are on lavaan's scale: ``objective`` is lavaan's ``fmin`` (for ML
 usual discrepancy, weighted by N_g / N over groups), so the test statistic is
 ``2 * N * objective`` and ``information`` is the Hessian (or its expectation) of ``objective``,
 i.e. the unit information; ``vcov = inv(N * information)``.
+
+estimator_dwls.DWLSEstimator (ordinal items) implements the same methods on its own model and
+sample-statistics types (model_ordinal.OrdinalModel, samplestats_ordinal.OrdinalSampleStats);
+its objective is lavaan's DWLS fmin, so the unscaled test statistic is again 2 N fmin.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
+from scipy import stats as scipy_stats
 
 from .model_ordinal import OrdinalModel
 from .samplestats_ordinal import OrdinalSampleStats
@@ -231,8 +232,6 @@ def satorra_2000(model1: OrdinalModel, params1: np.ndarray, chisq1: float, model
         U = V Delta_1 PAAPAAP Delta_1' V,   Gamma_f = blockdiag(f_g Gamma_g)
         a = sqrt(m / tr((U Gamma_f)^2)),    b = m - a tr(U Gamma_f),   T_d = a (T_0 - T_1) + b
     """
-    from scipy import stats as scipy_stats
-
     m = int(model0.df - model1.df)
     naive = chisq0 - chisq1
     if m <= 0:

@@ -53,6 +53,8 @@ INFINITE_THRESHOLD = 100.0
 # Newton iterations for the polychorics stop when |d logl / d rho| / N is below this
 RHO_GRADIENT_TOLERANCE = 1e-13
 MAX_RHO_ITERATIONS = 200
+# step halvings before a pair's Newton iteration gives up
+MAX_HALVINGS = 30
 # largest Newton step in rho: a trust region that keeps the iteration out of the flat tails
 MAX_RHO_STEP = 0.1
 # lavaan warns about polychoric correlations beyond this
@@ -386,14 +388,15 @@ def _polychorics(freq: np.ndarray, pairs: _Pairs, start: np.ndarray, fixed: np.n
         step = np.where(done, 0.0, np.clip(step, -MAX_RHO_STEP, MAX_RHO_STEP))
         # halve the steps that decrease the log-likelihood (vectorised backtracking)
         fraction = np.ones(len(idx))
-        trial, trial_prob = rho[idx], current
-        for _ in range(30):
+        for _ in range(MAX_HALVINGS):
             trial = np.clip(rho[idx] + fraction * step, -RHO_BOUND, RHO_BOUND)
             trial_prob = sub.probabilities(trial)
             worse = _loglik(f, trial_prob) < value - 1e-12 * np.abs(value)
             if not worse.any():
                 break
             fraction = np.where(worse, fraction / 2.0, fraction)
+        trial = np.where(worse, rho[idx], trial)  # no increase found: stay (and stop)
+        trial_prob = np.where(worse[:, None, None], current, trial_prob)
         moved = np.abs(trial - rho[idx])
         rho[idx], prob[idx] = trial, trial_prob
         active[idx[done | (moved < 1e-15)]] = False
@@ -544,13 +547,16 @@ def item_categories(frames: list[pd.DataFrame]) -> tuple[np.ndarray, ...]:
     return tuple(categories)
 
 
-def ordinal_sample_stats(frames: list[pd.DataFrame], labels: list[str]) -> OrdinalSampleStats:
+def ordinal_sample_stats(frames: list[pd.DataFrame], labels: list[str],
+                         categories: tuple[np.ndarray, ...] | None = None) -> OrdinalSampleStats:
     """Thresholds, polychoric correlations and Gamma of each group's complete-case frame.
 
     The columns are the model's ordinal items in model order; categories are the values observed
-    anywhere (pooled over groups, as lavaan's ordered() levels), coded 0..K-1 in sorted order.
+    anywhere (pooled over groups, as lavaan's ordered() levels; :func:`item_categories`, computed
+    here unless given), coded 0..K-1 in sorted order.
     """
-    categories = item_categories(frames)
+    if categories is None:
+        categories = item_categories(frames)
     n_categories = np.array([len(c) for c in categories])
     names = tuple(map(str, frames[0].columns))
     groups = []

@@ -8,7 +8,7 @@ the store or the reports. Every statistic is checked against R's psych or lavaan
 """
 
 from rctscale.psychometrics.cat import CATRules, CATSession, CATState, simulate_cat
-from rctscale.psychometrics.correlation import pearson, polychoric
+from rctscale.psychometrics.correlation import pearson, polychoric, polyserial
 from rctscale.psychometrics.dimensionality import bartlett, eigenvalues, kmo, parallel_analysis, velicer_map
 from rctscale.psychometrics.efa import efa
 from rctscale.psychometrics.irt import (
@@ -36,5 +36,5 @@ __all__ = [
     "item_information", "simulate_cat", "test_information",
     "alpha", "alpha_if_item_dropped", "bartlett", "cfa", "efa", "eigenvalues", "guttman_lambda6", "icc",
     "invariance", "item_rest_correlation", "kmo", "omega", "ordinal_alpha", "parallel_analysis", "pearson",
-    "polychoric", "rotate", "split_half", "velicer_map",
+    "polychoric", "polyserial", "rotate", "split_half", "velicer_map",
 ]

@@ -7,6 +7,7 @@ the store or the reports. Every statistic is checked against R's psych or lavaan
 >>> from rctscale import psychometrics as pm
 """
 
+from rctscale.psychometrics._threads import on_one_blas_thread
 from rctscale.psychometrics.cat import CATRules, CATSession, CATState, simulate_cat
 from rctscale.psychometrics.correlation import pearson, polychoric, polyserial
 from rctscale.psychometrics.dimensionality import bartlett, eigenvalues, kmo, parallel_analysis, velicer_map
@@ -30,6 +31,15 @@ from rctscale.psychometrics.reliability import (
 )
 from rctscale.psychometrics.rotation import rotate
 from rctscale.psychometrics.sem import cfa, invariance
+
+# Every statistic runs on one BLAS thread (see _threads.py for why).
+(alpha, alpha_if_item_dropped, bartlett, cfa, eap_scores, efa, eigenvalues, graded_response_model, guttman_lambda6,
+ icc, invariance, item_rest_correlation, kmo, omega, ordinal_alpha, parallel_analysis, pearson, polychoric,
+ polyserial, split_half, velicer_map, simulate_cat) = (
+    on_one_blas_thread(f) for f in (
+        alpha, alpha_if_item_dropped, bartlett, cfa, eap_scores, efa, eigenvalues, graded_response_model,
+        guttman_lambda6, icc, invariance, item_rest_correlation, kmo, omega, ordinal_alpha, parallel_analysis,
+        pearson, polychoric, polyserial, split_half, velicer_map, simulate_cat))
 
 __all__ = [
     "CATRules", "CATSession", "CATState", "eap_scores", "expected_score", "graded_response_model",

@@ -32,5 +32,13 @@ class ModelError(RctscaleError):
     """A model is malformed, names unknown variables or is not identified."""
 
 
+class PlanError(RctscaleError):
+    """An analysis plan (``analysis/*.yaml``) is malformed or does not fit its form or data."""
+
+
 class ConvergenceError(AnalysisError):
     """An iterative fit did not converge."""
+
+
+class CalibrationError(RctscaleError):
+    """An item calibration is malformed, missing, or belongs to another version of its bank."""

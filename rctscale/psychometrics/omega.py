@@ -9,6 +9,7 @@ and sum.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,8 @@ def omega(
     n_obs: int | None = None,
     n_boot: int = 0,
     seed: int | None = 0,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> OmegaResult:
     """McDonald's omega hierarchical and omega total, as ``psych::omega``.
 
@@ -132,6 +135,8 @@ def omega(
         Bootstrap replicates (0: none).
     seed : int or None
         Seed of the bootstrap.
+    progress : callable, optional
+        Called as ``progress(done, n_boot)`` after each bootstrap replicate.
 
     Returns
     -------
@@ -183,7 +188,7 @@ def omega(
     parts = _omega_from_correlation(correlation, names, int(n_factors), fm, key, given.n_obs)
     ci = None
     if n_boot:
-        ci = _bootstrap(given, int(n_factors), fm, key, corr, int(n_boot), seed)
+        ci = _bootstrap(given, int(n_factors), fm, key, corr, int(n_boot), seed, progress)
     options = {
         "n_factors": int(n_factors),
         "fm": fm,
@@ -291,7 +296,8 @@ def _group_omegas(
 
 
 def _bootstrap(
-    given, n_factors: int, fm: str, rotation: str, corr: str, n_boot: int, seed: int | None
+    given, n_factors: int, fm: str, rotation: str, corr: str, n_boot: int, seed: int | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     names = list(given.matrix.columns)
@@ -300,7 +306,9 @@ def _bootstrap(
     with warnings.catch_warnings():
         # improper replicates are expected now and then; they are counted, not reported one by one
         warnings.simplefilter("ignore")
-        for _ in range(n_boot):
+        for done in range(n_boot):
+            if progress is not None and done:
+                progress(done, n_boot)
             if given.items is not None:
                 rows = rng.integers(0, len(given.items), size=len(given.items))
                 sample = correlation_input(
@@ -324,6 +332,8 @@ def _bootstrap(
             replicates.append(
                 [parts["omega_h"], parts["alpha"], parts["omega_total"], parts["g6"], parts["omega_limit"]]
             )
+    if progress is not None:
+        progress(n_boot, n_boot)
     if len(replicates) < 2:
         raise AnalysisError(
             f"the bootstrap failed: only {len(replicates)} of {n_boot} replicates could be "

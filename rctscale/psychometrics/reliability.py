@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +193,8 @@ def alpha(
     n_boot: int = 0,
     seed: int | None = None,
     scale_range: tuple[float, float] | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AlphaResult:
     """Cronbach's coefficient alpha, as ``psych::alpha``.
 
@@ -230,6 +233,9 @@ def alpha(
     scale_range : (low, high), optional
         The response scale's lowest and highest values, used to reverse items and for the
         floor/ceiling shares. By default, the lowest and highest answer over all items (psych).
+    progress : callable, optional
+        Called as ``progress(done, n_boot)`` after each bootstrap resample, so that a caller
+        can show how far a long bootstrap has come.
 
     Returns
     -------
@@ -285,7 +291,7 @@ def alpha(
 
     boot_ci = None
     if n_boot > 0:
-        boot_ci = _bootstrap_alpha_interval(frame.to_numpy(dtype=float), n_boot, seed, ci)
+        boot_ci = _bootstrap_alpha_interval(frame.to_numpy(dtype=float), n_boot, seed, ci, progress)
 
     return AlphaResult(
         alpha=float(raw),
@@ -302,7 +308,8 @@ def alpha(
 
 
 def _bootstrap_alpha_interval(
-    values: np.ndarray, n_boot: int, seed: int | None, level: float
+    values: np.ndarray, n_boot: int, seed: int | None, level: float,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[float, float]:
     """Percentile interval of raw alpha over respondents resampled with replacement.
 
@@ -324,6 +331,8 @@ def _bootstrap_alpha_interval(
         with np.errstate(divide="ignore", invalid="ignore"):
             covariance = (cross - sums * sums.T / n_pair) / (n_pair - 1.0)
         alphas[b] = k / (k - 1) * (1.0 - np.trace(covariance) / covariance.sum())
+        if progress is not None:
+            progress(b + 1, n_boot)
     finite = alphas[np.isfinite(alphas)]
     if finite.size < 2:
         raise AnalysisError("the bootstrap produced no usable resample: there are too few complete answers")

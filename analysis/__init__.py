@@ -1,0 +1,1 @@
+"""Analysis plans shipped with rctscale (installed as the package ``rctscale.plans``); see README.md."""

@@ -26,6 +26,8 @@ app.add_typer(norms_app, name="norms")
 def _register_subcommands() -> None:
     """Commands that live beside their own part of the architecture."""
     from rctscale.interop.cli import export_app, import_app
+    from rctscale.irt_cli import calibrate_command, cat_app
+    from rctscale.report.cli import analyze_command, report_app
     from rctscale.web.cli import administration_app, db_app, serve_command, user_app
 
     app.add_typer(export_app, name="export", help="Export forms and responses (FHIR, REDCap, SPSS, Excel).")
@@ -34,6 +36,10 @@ def _register_subcommands() -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(administration_app, name="administration")
     app.add_typer(db_app, name="db")
+    app.command("analyze")(analyze_command)
+    app.add_typer(report_app, name="report")
+    app.command("calibrate")(calibrate_command)
+    app.add_typer(cat_app, name="cat")
 
 
 _register_subcommands()
@@ -126,8 +132,10 @@ def score_command(
     invalid: Annotated[str, typer.Option(help="'error' stops at invalid answers; 'missing' blanks them.")] = "error",
     id_column: Annotated[str, typer.Option(help="Respondent id column.")] = "id",
     missing_codes: Annotated[str, typer.Option(help="Comma-separated codes meaning 'not answered'.")] = ",NA,N/A,.",
+    irt: Annotated[Path | None, typer.Option(help="Item calibrations (directory or file): add EAP theta, its SE "
+                                                  "and the IRT T-score per calibrated scale.")] = None,
 ) -> None:
-    """Score a response file: sums, means, prorating, SEM, T-scores and percentiles."""
+    """Score a response file: sums, means, prorating, SEM, T-scores and percentiles (and IRT with --irt)."""
     import rctscale as rs
     from rctscale.tables import write_table
 
@@ -135,7 +143,7 @@ def score_command(
     responses = rs.read_responses(data, loaded, id_column=id_column, invalid=_invalid_choice(invalid),
                                   missing_codes=tuple(missing_codes.split(",")))
     _report_invalid(responses)
-    scores = rs.score(loaded, responses, norms=norms)
+    scores = rs.score(loaded, responses, norms=norms, irt=irt)
     write_table(scores, out_path)
     _say_written(out_path, f"scores of {len(scores)} respondents on {len(loaded.scored_scales())} scales")
 

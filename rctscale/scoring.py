@@ -19,7 +19,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,12 @@ import yaml
 from rctscale.bank import Form, Scale, default_items_dir
 from rctscale.errors import ScoringError
 
+if TYPE_CHECKING:
+    from rctscale.calibrate import IrtSource
+
 SCORE_STATS = ("n_items", "n_answered", "prorated", "sum", "mean", "sem", "t", "percentile")
+# Added per calibrated scale when score() is given item calibrations (irt=...).
+IRT_STATS = ("theta", "theta_se", "irt_t")
 RELIABLE_CHANGE_Z = 1.96
 
 
@@ -155,7 +160,7 @@ def load_norms(name_or_path: str | Path, form: Form) -> Norms:
 
 
 def score(form: Form, responses: pd.DataFrame, *, norms: Norms | str | Path | bool | None = None,
-          id_column: str | None = "id") -> pd.DataFrame:
+          id_column: str | None = "id", irt: IrtSource | None = None) -> pd.DataFrame:
     """Score every scale (and facet scale) of ``form`` for every respondent.
 
     Parameters
@@ -164,14 +169,19 @@ def score(form: Form, responses: pd.DataFrame, *, norms: Norms | str | Path | bo
     responses : one row per respondent with the item ids as columns (``rs.read_responses``).
     norms : a :class:`Norms`, a norm table name or path; ``None`` uses the form's own norms
         when it names them; ``False`` uses none.
+    irt : item calibrations (:class:`rctscale.bank.Calibration`, several, or a calibration file or
+        directory such as ``items/calibration``) to add IRT scores: for each scale of the form a
+        calibrated scale covers, ``s_theta`` (EAP from whatever items were answered), ``s_theta_se``
+        (its posterior SD) and ``s_irt_t`` (50 + 10 theta); see :mod:`rctscale.calibrate`.
 
     Returns
     -------
     DataFrame, one row per respondent (the id column first when present) and, for each
     scale ``s``: ``s_n_items``, ``s_n_answered``, ``s_prorated``, ``s_sum``, ``s_mean``,
     ``s_sem`` (in sum units; empty without a stated reliability), ``s_t`` and
-    ``s_percentile`` (empty without norms). ``attrs`` record the form hash, the norms
-    used and where each SEM's SD came from.
+    ``s_percentile`` (empty without norms), then the IRT columns when ``irt`` is given.
+    ``attrs`` record the form hash, the norms used, where each SEM's SD came from and, with
+    ``irt``, which calibration scored each scale.
 
     Example
     -------
@@ -188,6 +198,16 @@ def score(form: Form, responses: pd.DataFrame, *, norms: Norms | str | Path | bo
         norms = form.norms
     norm_table = load_norms(norms, form) if isinstance(norms, (str, Path)) else (norms or None)
     keyed = reverse_key(responses[form.item_ids].astype(float), form)
+    theta = None
+    if irt is not None:
+        # Imported here: IRT scoring needs the psychometrics, plain scoring does not.
+        from rctscale.calibrate import irt_scores, resolve_calibrations
+
+        calibrations = resolve_calibrations(irt, form)
+        theta = irt_scores(form, responses, calibrations)
+        if not theta.attrs["irt"]:
+            raise ScoringError(f"the calibration(s) given cover no scale of form '{form.id}'; calibrate its banks "
+                               "with `rctscale calibrate`")
     columns: dict[str, pd.Series] = {}
     if id_column and id_column in responses.columns:
         columns[id_column] = responses[id_column]
@@ -211,9 +231,14 @@ def score(form: Form, responses: pd.DataFrame, *, norms: Norms | str | Path | bo
             block["percentile"] = np.nan
         for stat in SCORE_STATS:
             columns[f"{scale.id}_{stat}"] = block[stat]
+        if theta is not None and scale.id in theta.attrs["irt"]:
+            for stat in IRT_STATS:
+                columns[f"{scale.id}_{stat}"] = theta[f"{scale.id}_{stat}"]
     out = pd.DataFrame(columns, index=responses.index)
     out.attrs.update(form=form.id, form_hash=form.content_hash,
                      norms=norm_table.name if norm_table else None, sem_basis=sem_basis)
+    if theta is not None:
+        out.attrs["irt"] = theta.attrs["irt"]
     return out
 
 

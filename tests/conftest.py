@@ -32,3 +32,25 @@ def shipped_items_copy(tmp_path: Path) -> Path:
     target = tmp_path / "shipped"
     shutil.copytree(rs.bank.default_items_dir(), target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     return target
+
+
+# Respondents simulated to calibrate the shipped banks in tests: enough for stable parameters,
+# few enough to fit the three banks in seconds.
+CALIBRATION_SAMPLE_N = 500
+
+
+@pytest.fixture(scope="session")
+def research_calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with calibrations of the shipped banks fitted to a simulated research sample.
+
+    Written to a temporary directory only: rctscale ships no calibration (none from real data
+    exists yet), and these files say they come from simulated data.
+    """
+    from rctscale.calibrate import calibrate, write_calibrations
+
+    form = rs.load_form("research")
+    run = calibrate(form, rs.simulate(form, n=CALIBRATION_SAMPLE_N, seed=20), data="simulated research sample",
+                    source="simulated")
+    directory = tmp_path_factory.mktemp("calibration")
+    write_calibrations(run.calibrations, directory)
+    return directory

@@ -3,6 +3,16 @@
 Imports nothing else of the project but :mod:`rctscale.errors`.
 """
 
+from rctscale.bank.calibration import (
+    CalibratedItem,
+    CalibratedScale,
+    Calibration,
+    calibration_dir,
+    calibration_path,
+    load_calibration,
+    load_calibrations,
+    read_calibration,
+)
 from rctscale.bank.load import (
     bank_paths,
     content_hash,
@@ -16,6 +26,8 @@ from rctscale.bank.load import (
 from rctscale.bank.model import Bank, Facet, Form, Item, ResponseOption, ResponseScale, Scale, fill_referent
 
 __all__ = [
+    "CalibratedItem", "CalibratedScale", "Calibration", "calibration_dir", "calibration_path", "load_calibration",
+    "load_calibrations", "read_calibration",
     "Bank", "Facet", "Form", "Item", "ResponseOption", "ResponseScale", "Scale", "bank_paths", "content_hash",
     "default_items_dir", "fill_referent", "form_paths", "load_bank", "load_form", "load_scales",
     "validate_items_dir",

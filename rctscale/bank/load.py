@@ -564,9 +564,30 @@ def validate_items_dir(items_dir: Path | None = None) -> list[str]:
                 load_form(path, directory)
             except BankError as error:
                 errors.append(str(error))
+        errors.extend(_calibration_problems(directory, banks))
     if errors:
         raise BankError("\n".join(errors))
     return notes
+
+
+def _calibration_problems(directory: Path, banks: list[Bank]) -> list[str]:
+    """Calibration files beside the banks that are malformed or fit no current bank."""
+    from rctscale.bank.calibration import calibration_dir, read_calibration  # it imports this module
+    from rctscale.errors import CalibrationError
+
+    by_id = {bank.id: bank for bank in banks}
+    problems = []
+    for path in sorted(calibration_dir(directory).glob("*.yaml")):
+        try:
+            calibration = read_calibration(path)
+            bank = by_id.get(calibration.bank)
+            if bank is None:
+                problems.append(f"{path}: calibration of bank '{calibration.bank}', which is not in {directory}")
+            else:
+                calibration.check_bank(bank)
+        except CalibrationError as error:
+            problems.append(str(error))
+    return problems
 
 
 def bank_guideline_notes(bank: Bank) -> list[str]:

@@ -17,6 +17,8 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -68,6 +70,13 @@ class Administration(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Adaptive administration (CAT): each calibrated scale asked one item at a time. The rules
+    # (JSON of rctscale.adaptive.AdaptiveRules) and the item calibrations (JSON: bank id ->
+    # calibration document) are kept here, not referred to by path, so a recalibration on disk
+    # never changes an administration under way nor the scores of its responses.
+    adaptive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cat_rules: Mapped[str | None] = mapped_column(Text, nullable=True)
+    calibration: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Invitation(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -153,18 +153,24 @@ class Repository:
     # ------------------------------------------------------------------ administrations
 
     def create_administration(self, *, form_id: str, form_hash: str, title: str, referent: str | None,
-                              mode: str, created_by: int | None = None) -> Administration:
+                              mode: str, created_by: int | None = None, adaptive: bool = False,
+                              cat_rules: str | None = None, calibration: str | None = None) -> Administration:
+        """A new open administration. ``cat_rules`` and ``calibration`` are JSON text (see the model)."""
         if mode not in ("public", "invitations"):
             raise StoreError(f"mode must be 'public' or 'invitations', not '{mode}'")
+        if adaptive and (cat_rules is None or calibration is None):
+            raise StoreError("an adaptive administration needs its CAT rules and item calibrations")
         with self._transaction() as session:
             administration = Administration(
                 form_id=form_id, form_hash=form_hash, title=title, referent=referent or None, mode=mode,
                 status="open", public_key=secrets.token_urlsafe(16) if mode == "public" else None,
-                created_by=created_by, created_at=utc_now())
+                created_by=created_by, created_at=utc_now(), adaptive=adaptive, cat_rules=cat_rules,
+                calibration=calibration)
             session.add(administration)
             session.flush()
+            detail = f"form={form_id} mode={mode}" + (" adaptive" if adaptive else "")
             session.add(AuditEntry(user_id=created_by, action="administration_create", target_type="administration",
-                                   target_id=administration.id, detail=f"form={form_id} mode={mode}"))
+                                   target_id=administration.id, detail=detail))
             return administration
 
     def add_invitations(self, administration_id: int, labels: Sequence[str | None], *, expires_in: dt.timedelta,
@@ -318,14 +324,24 @@ class Repository:
             session.execute(self._insert(Response).values(**values).on_conflict_do_nothing(index_elements=conflict))
             return session.scalars(select(Response).where(key_column == key_value)).one()
 
-    def save_answers(self, response_id: int, nonce: str, answers: dict[str, int | None]) -> str:
-        """Upsert answers of an in-progress response: 'saved', 'submitted' (too late) or 'invalid' (bad nonce)."""
+    def save_answers(self, response_id: int, nonce: str, answers: dict[str, int | None], *,
+                     answered_before: Collection[str] | None = None) -> str:
+        """Upsert answers of an in-progress response: 'saved', 'submitted' (too late) or 'invalid' (bad nonce).
+
+        With ``answered_before`` (the items the caller saw answered when it chose what to ask), the
+        answers are saved only if that is still so, else 'stale': an adaptive form's next item
+        depends on every earlier answer, so a second tab must not slip an answer in between.
+        """
         with self._transaction() as session:
             response = session.get(Response, response_id, with_for_update=True)
             if response is None or not secrets.compare_digest(response.nonce, nonce):
                 return "invalid"
             if response.status != "in_progress":
                 return "submitted"
+            if answered_before is not None:
+                stored = set(session.scalars(select(Answer.item_id).where(Answer.response_id == response_id)))
+                if stored != set(answered_before):
+                    return "stale"
             now = utc_now()
             if answers:
                 rows = [{"response_id": response_id, "item_id": item_id, "value": value, "declined": value is None,

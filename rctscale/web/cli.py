@@ -8,11 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rctscale.errors import RctscaleError
+
+if TYPE_CHECKING:
+    from rctscale.bank import Form
 
 user_app = typer.Typer(help="Staff users of the web administration.", no_args_is_help=True)
 administration_app = typer.Typer(help="Administrations of a form (links for respondents).", no_args_is_help=True)
@@ -65,6 +69,17 @@ def administration_create(
                             ] = 14,
     base_url: Annotated[str, typer.Option(help="Where the server is reached, for the printed links.")
                         ] = "http://127.0.0.1:8000",
+    adaptive: Annotated[bool, typer.Option(
+        "--adaptive", help="Ask each scale by CAT, one item at a time (needs item calibrations).")] = False,
+    calibration: Annotated[Path | None, typer.Option(
+        help="Calibration directory or file (default: items/calibration). Given without --adaptive, the "
+             "calibration is kept for IRT scores only.")] = None,
+    se_target: Annotated[float, typer.Option(help="Adaptive: stop a scale when its SE is below this.")] = 0.3,
+    min_items: Annotated[int, typer.Option(help="Adaptive: ask at least this many items per scale.")] = 4,
+    max_items: Annotated[int, typer.Option(help="Adaptive: ask at most this many items per scale.")] = 12,
+    randomesque: Annotated[int, typer.Option(help="Adaptive: draw among this many most informative items.")] = 3,
+    content_balancing: Annotated[bool, typer.Option(
+        "--content-balancing/--no-content-balancing", help="Adaptive: every facet once before any twice.")] = True,
     database: DatabaseOption = None,
 ) -> None:
     """Create an administration of FORM and print its link(s). Invitation links are shown only now."""
@@ -74,13 +89,21 @@ def administration_create(
     if public == (invitations > 0):
         raise RctscaleError("give either --public or --invitations N (N >= 1)")
     loaded = load_form(form)
+    cat_rules, stored_calibration, described = None, None, None
+    if adaptive or calibration is not None:
+        cat_rules, stored_calibration, described = _adaptive_settings(
+            loaded, adaptive=adaptive, calibration=calibration, se_target=se_target, min_items=min_items,
+            max_items=max_items, randomesque=randomesque, content_balancing=content_balancing)
     upgrade_database(database)
     repository = Repository(make_engine(database))
     administration = repository.create_administration(
         form_id=form, form_hash=loaded.content_hash, title=title or loaded.title, referent=referent,
-        mode="public" if public else "invitations")
+        mode="public" if public else "invitations", adaptive=adaptive, cat_rules=cat_rules,
+        calibration=stored_calibration)
     base = base_url.rstrip("/")
     typer.echo(f"administration {administration.id}: {administration.title} (form {loaded.id})")
+    if described:
+        typer.echo(described)
     if public:
         typer.echo(f"public link: {base}/r/{administration.public_key}")
         return
@@ -89,6 +112,31 @@ def administration_create(
     typer.echo(f"{len(created)} invitation link(s), each for one person, stored only as hashes (copy them now):")
     for _invitation, token in created:
         typer.echo(f"{base}/i/{token}")
+
+
+def _adaptive_settings(form: Form, *, adaptive: bool, calibration: Path | None, se_target: float, min_items: int,
+                       max_items: int, randomesque: int, content_balancing: bool) -> tuple[str | None, str, str]:
+    """The JSON the administration keeps (rules, calibrations) and a sentence saying what was set up."""
+    from rctscale.adaptive import AdaptivePlan, AdaptiveRules, administration_settings
+    from rctscale.bank.calibration import calibration_dir, load_calibrations
+
+    source = calibration if calibration is not None else calibration_dir()
+    calibrations = load_calibrations(source, form.banks, required=adaptive)
+    if not calibrations:
+        raise RctscaleError(f"{source}: no calibration of the banks of form '{form.id}' "
+                            f"({', '.join(b.id for b in form.banks)}); write them with `rctscale calibrate`")
+    rules = AdaptiveRules(se_target=se_target, min_items=min_items, max_items=max_items, randomesque=randomesque,
+                          content_balancing=content_balancing) if adaptive else None
+    cat_rules, stored = administration_settings(form, calibrations, rules)  # raises when a scale lacks one
+    simulated = [c.bank for c in calibrations.values() if c.simulated]
+    warning = (f"\nwarning: the calibration of {', '.join(simulated)} was fitted to SIMULATED data; it shows how the "
+               "software works and must not be used to score real people" if simulated else "")
+    if rules is None:
+        return None, stored, f"IRT scores from the calibration in {source}{warning}"
+    plan = AdaptivePlan(form, calibrations, rules)
+    sections = ", ".join(f"{s.scale.id} ({len(s.pool)} items)" for s in plan.sections)
+    return (cat_rules, stored,
+            f"adaptive: {sections}, each by CAT ({rules.describe()}); calibration from {source}{warning}")
 
 
 @db_app.command("upgrade")

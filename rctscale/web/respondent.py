@@ -17,8 +17,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from rctscale.adaptive import AdaptivePlan, CurrentQuestion
 from rctscale.bank import Form, Item, fill_referent
+from rctscale.errors import RctscaleError
 from rctscale.store import LinkState, new_token
+from rctscale.web.adaptive import adaptive_plan, seeds_of
 from rctscale.web.app import (
     check_pre_session_csrf,
     client_address,
@@ -55,6 +58,7 @@ class Opened:
     link: LinkState
     form: Form
     pages: list[list[Item]]
+    plan: AdaptivePlan | None = None  # set for an adaptive administration: one CAT-chosen item per page
 
     @property
     def base(self) -> str:
@@ -98,9 +102,15 @@ def open_link(request: Request, kind: str, key: str) -> Opened:
     if link is None or form is None:
         limiter.fail(address)
         raise InvalidLink
+    try:
+        plan = adaptive_plan(form, link.administration)
+    except RctscaleError:
+        # The stored calibration no longer fits the form's banks: as unusable as a changed form.
+        log.warning("administration %d: its adaptive settings do not fit its form", link.administration.id)
+        raise InvalidLink from None
     size = settings_of(request).items_per_page
     pages = [list(form.items[start:start + size]) for start in range(0, len(form.items), size)]
-    return Opened(kind, key, link, form, pages)
+    return Opened(kind, key, link, form, pages, plan)
 
 
 def _first_open_page(opened: Opened, answers: dict[str, int | None]) -> int:
@@ -129,7 +139,10 @@ def _intro_page(request: Request, opened: Opened, error: str | None = None) -> H
     page = render(request, "intro.html", {
         "title": opened.link.administration.title, "opened": opened, "csrf_token": csrf_token, "error": error,
         "resuming": opened.link.response is not None, "n_items": len(opened.form.items),
-        "n_pages": len(opened.pages)}, 400 if error else 200)
+        "n_pages": len(opened.pages), "adaptive": opened.plan is not None,
+        "n_parts": len(opened.plan.sections) if opened.plan else 0,
+        "adaptive_at_most": sum(s.max_items for s in opened.plan.sections) if opened.plan else 0},
+        400 if error else 200)
     if new_cookie:
         set_pre_session_csrf(request, page, csrf_token)
     return page
@@ -156,8 +169,11 @@ def start(request: Request, kind: str, key: str, fields: Fields) -> Response:
         respondent_key = new_token()
         response = store.start_response(opened.link, respondent_key=respondent_key)
     log.info("response %d started (administration %d)", response.id, opened.link.administration.id)
-    number = _first_open_page(opened, store.answers(response.id))
-    redirect = RedirectResponse(f"{opened.base}/page/{number}", status_code=303)
+    if opened.plan is not None:
+        redirect = RedirectResponse(f"{opened.base}/question", status_code=303)
+    else:
+        number = _first_open_page(opened, store.answers(response.id))
+        redirect = RedirectResponse(f"{opened.base}/page/{number}", status_code=303)
     if respondent_key is not None:
         redirect.set_cookie(RESPONDENT_COOKIE, respondent_key, max_age=60 * 60 * 24 * 30, path=opened.base,
                             httponly=True, samesite="strict", secure=settings_of(request).secure_cookies)
@@ -172,6 +188,8 @@ def show_page(request: Request, kind: str, key: str, number: int) -> Response:
         return invalid_link_page(request)
     if opened.link.response is None:
         return RedirectResponse(opened.base, status_code=303)
+    if opened.plan is not None:
+        return RedirectResponse(f"{opened.base}/question", status_code=303)
     if not 1 <= number <= len(opened.pages):
         raise HTTPException(404, "This survey has no such page.")
     return _render_page(request, opened, number, repository(request).answers(opened.link.response.id))
@@ -223,6 +241,11 @@ def save_page(request: Request, kind: str, key: str, number: int, fields: Fields
     response = opened.link.response
     if response is None:
         return RedirectResponse(opened.base, status_code=303)
+    if opened.plan is not None:
+        # Answering a page of items would bypass the CAT's choice of what to ask.
+        return render(request, "message.html", {
+            "title": "Answers not saved", "message": "This survey asks one question at a time; nothing was saved.",
+            "back": f"{opened.base}/question"}, 400)
     if not 1 <= number <= len(opened.pages):
         raise HTTPException(404, "This survey has no such page.")
     csrf_token = fields.get("csrf_token")
@@ -268,6 +291,8 @@ def review(request: Request, kind: str, key: str) -> Response:
     if response is None:
         return RedirectResponse(opened.base, status_code=303)
     answers = repository(request).answers(response.id)
+    if opened.plan is not None:
+        return _adaptive_review(request, opened, opened.plan, answers)
     pages = []
     for number, items in enumerate(opened.pages, start=1):
         rows = []
@@ -316,3 +341,124 @@ def submit(request: Request, kind: str, key: str, fields: Fields) -> Response:
         redirect.delete_cookie(RESPONDENT_COOKIE, path=f"/r/{key}", httponly=True, samesite="strict",
                                secure=settings_of(request).secure_cookies)
     return redirect
+
+
+# ---------------------------------------------------------------------- adaptive administrations
+#
+# One item per page, chosen on the server from the stored answers: the CAT state of every section
+# is rebuilt from the database on each request, so a reload, a resume on another device, the back
+# button or a repeated POST all land on the same current question. An answer is accepted only for
+# the current question (a repeat of an answer already stored is accepted and changes nothing);
+# earlier answers cannot be changed, because every later question was chosen from them.
+
+QUESTION_FIELD = "question"  # hidden: the item the page showed
+
+
+def _open_adaptive(request: Request, kind: str, key: str) -> Opened | Response:
+    try:
+        opened = open_link(request, kind, key)
+    except InvalidLink:
+        return invalid_link_page(request)
+    if opened.link.response is None:
+        return RedirectResponse(opened.base, status_code=303)
+    if opened.plan is None:
+        return RedirectResponse(f"{opened.base}/page/1", status_code=303)
+    return opened
+
+
+def _render_question(request: Request, opened: Opened, current: CurrentQuestion, answer: str | None = None,
+                     error: str | None = None) -> HTMLResponse:
+    assert opened.plan is not None and opened.link.response is not None
+    item = opened.form.item(current.item_id)
+    n_parts = len(opened.plan.sections)
+    part = f"Part {current.section_index + 1} of {n_parts}: " if n_parts > 1 else ""
+    progress = f"{part}Question {current.number} (at most {current.at_most})"
+    return render(request, "question.html", {
+        "title": f"{opened.link.administration.title}: {progress}", "opened": opened, "progress": progress,
+        "item": {"id": item.id, "text": item.text_for(opened.referent), "options": item.scale.options,
+                 "answer": answer},
+        "csrf_token": opened.link.response.nonce, "declined_value": DECLINED_VALUE, "question_field": QUESTION_FIELD,
+        "error": error}, 400 if error else 200)
+
+
+@router.get("/{kind}/{key}/question", response_class=HTMLResponse)
+def show_question(request: Request, kind: str, key: str) -> Response:
+    opened = _open_adaptive(request, kind, key)
+    if not isinstance(opened, Opened):
+        return opened
+    assert opened.plan is not None and opened.link.response is not None
+    answers = repository(request).answers(opened.link.response.id)
+    current = opened.plan.current(answers, seeds_of(opened.link.response))
+    if current is None:
+        return RedirectResponse(f"{opened.base}/review", status_code=303)
+    return _render_question(request, opened, current)
+
+
+def _not_saved(request: Request, opened: Opened, problems: list[str]) -> HTMLResponse:
+    return render(request, "message.html", {
+        "title": "Answer not saved", "message": "Nothing was saved:", "problems": problems,
+        "back": f"{opened.base}/question"}, 400)
+
+
+@router.post("/{kind}/{key}/question")
+def answer_question(request: Request, kind: str, key: str, fields: Fields) -> Response:
+    opened = _open_adaptive(request, kind, key)
+    if not isinstance(opened, Opened):
+        return opened
+    plan, response = opened.plan, opened.link.response
+    assert plan is not None and response is not None
+    csrf_token = fields.get("csrf_token")
+    if not isinstance(csrf_token, str) or not secrets.compare_digest(csrf_token, response.nonce):
+        return message_page(request, 403, "Please try again",
+                            "This page was out of date and was not saved. Open your link again to continue.")
+    answer_fields = FormData([(name, value) for name, value in fields.multi_items() if name != QUESTION_FIELD])
+    posted, problems = parse_page_answers(answer_fields, list(opened.form.items))
+    if len(posted) > 1:
+        problems.append("Answer one question at a time.")
+    if problems:
+        return _not_saved(request, opened, problems)
+    store = repository(request)
+    stored = store.answers(response.id)
+    current = plan.current(stored, seeds_of(response))
+    action = fields.get("action")
+    done = f"{opened.base}/saved" if action == "save" else f"{opened.base}/question"
+    if not posted:
+        if action == "save" or current is None:
+            return RedirectResponse(done, status_code=303)
+        return _render_question(request, opened, current,
+                                error="Choose an answer, or “Prefer not to answer”, to go on.")
+    [(item_id, value)] = posted.items()
+    if item_id in stored:
+        if stored[item_id] == value:
+            # A double click, a reload of the POST or the back button: the answer is there already.
+            return RedirectResponse(done, status_code=303)
+        return _not_saved(request, opened, [
+            "This question was answered already. Each later question was chosen from that answer, so it cannot "
+            "be changed now."])
+    if current is None or item_id != current.item_id:
+        return _not_saved(request, opened, ["This is not the question being asked now. Go back to the current "
+                                            "question to continue."])
+    outcome = store.save_answers(response.id, response.nonce, {item_id: value}, answered_before=stored.keys())
+    if outcome == "stale":
+        # Another tab answered in between; show whatever the current question is now.
+        return RedirectResponse(f"{opened.base}/question", status_code=303)
+    if outcome != "saved":
+        return invalid_link_page(request)
+    return RedirectResponse(done, status_code=303)
+
+
+def _adaptive_review(request: Request, opened: Opened, plan: AdaptivePlan,
+                     answers: dict[str, int | None]) -> HTMLResponse:
+    assert opened.link.response is not None
+    parts = []
+    for number, section in enumerate(plan.sections, start=1):
+        rows = []
+        for item_id in section.asked(answers):
+            item, value = opened.form.item(item_id), answers[item_id]
+            rows.append({"text": item.text_for(opened.referent),
+                         "answer": "Prefer not to answer" if value is None else item.scale.label_of(value)})
+        parts.append({"number": number, "rows": rows})
+    unfinished = plan.current(answers, seeds_of(opened.link.response)) is not None
+    return render(request, "review_adaptive.html", {
+        "title": f"{opened.link.administration.title}: check your answers", "opened": opened, "parts": parts,
+        "unfinished": unfinished, "csrf_token": opened.link.response.nonce})

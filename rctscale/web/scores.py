@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from rctscale.bank import Form
+from rctscale.bank import Calibration, Form
 from rctscale.errors import RctscaleError
 from rctscale.scoring import reliable_change, score
+from rctscale.store.models import Administration
 from rctscale.store.repository import StoredResponse
+from rctscale.web.adaptive import stored_calibrations
 
 Z95 = 1.96
 
@@ -25,10 +28,25 @@ def answers_frame(form: Form, answers_by_id: dict[int, dict[str, int | None]]) -
     return frame.set_index(pd.Index(frame["id"], name=None))
 
 
-def score_answers(form: Form, answers_by_id: dict[int, dict[str, int | None]]) -> pd.DataFrame:
+def score_answers(form: Form, answers_by_id: dict[int, dict[str, int | None]], *,
+                  irt: Mapping[str, Calibration] | None = None) -> pd.DataFrame:
+    """Scores of stored answers; with ``irt`` (item calibrations) also the IRT columns (theta, SE, T)."""
     if not answers_by_id:
         return pd.DataFrame()
-    return score(form, answers_frame(form, answers_by_id))
+    return score(form, answers_frame(form, answers_by_id), irt=irt or None)
+
+
+def calibrations_of(form: Form, administration: Administration) -> dict[str, Calibration] | None:
+    """The item calibrations an administration keeps (adaptive, or created with --calibration), if any.
+
+    IRT scores are computed when a report is made, from the stored answers and this calibration,
+    not stored at submission: EAP is a pure function of the two, and the calibration is frozen in
+    the administration's row, so the scores cannot drift from the answers they come from.
+    """
+    try:
+        return stored_calibrations(form, administration)
+    except RctscaleError:  # a calibration that no longer fits the form's banks scores nothing
+        return None
 
 
 def critical_answers(form: Form, answers: dict[str, int | None]) -> list[dict]:
@@ -55,6 +73,11 @@ class ScaleReport:
     high: float
     t: float
     percentile: float
+    # IRT scores (NaN without a calibration, and for facet subscales): EAP theta from the items
+    # answered, its posterior SD, and the T metric 50 + 10 theta of the calibration sample.
+    theta: float = float("nan")
+    theta_se: float = float("nan")
+    irt_t: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,8 @@ class RespondentReport:
     declined: list[str]
     critical: list[dict]
     items: list[dict]
+    adaptive: bool = False                     # asked by CAT: few items per scale, so read theta, not sums
+    irt_source: str | None = None              # "data" or "simulated" (then say so), None without IRT
 
 
 def respondent_report(form: Form, referent: str, current: StoredResponse, previous: StoredResponse | None,
@@ -81,10 +106,11 @@ def respondent_report(form: Form, referent: str, current: StoredResponse, previo
     everyone[current.response.id] = current.answers
     if previous is not None:
         everyone[previous.response.id] = previous.answers
+    calibrations = calibrations_of(form, current.administration)
     try:
-        scores = score_answers(form, everyone)
+        scores = score_answers(form, everyone, irt=calibrations)
     except RctscaleError:  # e.g. the form names norms that no longer fit: report without them
-        scores = score(form, answers_frame(form, everyone), norms=False)
+        scores = score(form, answers_frame(form, everyone), norms=False, irt=calibrations or None)
     row = scores.loc[current.response.id]
     scales = []
     for scale in form.scored_scales():
@@ -92,7 +118,9 @@ def respondent_report(form: Form, referent: str, current: StoredResponse, previo
         scales.append(ScaleReport(
             scale.id, scale.name, int(row[f"{scale.id}_n_items"]), int(row[f"{scale.id}_n_answered"]),
             bool(row[f"{scale.id}_prorated"]), sum_, _float(row[f"{scale.id}_mean"]), sem,
-            sum_ - Z95 * sem, sum_ + Z95 * sem, _float(row[f"{scale.id}_t"]), _float(row[f"{scale.id}_percentile"])))
+            sum_ - Z95 * sem, sum_ + Z95 * sem, _float(row[f"{scale.id}_t"]), _float(row[f"{scale.id}_percentile"]),
+            _float(row.get(f"{scale.id}_theta")), _float(row.get(f"{scale.id}_theta_se")),
+            _float(row.get(f"{scale.id}_irt_t"))))
     change = None
     if previous is not None:
         table = reliable_change(form, scores.loc[previous.response.id], row)
@@ -112,7 +140,10 @@ def respondent_report(form: Form, referent: str, current: StoredResponse, previo
         sem_sample_size=len(everyone), change=change,
         unanswered=[i.id for i in form.items if i.id not in current.answers],
         declined=[i.id for i in form.items if i.id in current.answers and current.answers[i.id] is None],
-        critical=critical_answers(form, current.answers), items=items)
+        critical=critical_answers(form, current.answers), items=items,
+        adaptive=bool(current.administration.adaptive),
+        irt_source=(("simulated" if any(c.simulated for c in calibrations.values()) else "data")
+                    if calibrations else None))
 
 
 def _float(value: object) -> float:

@@ -21,12 +21,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from rctscale.bank import form_paths, load_form
+from rctscale.report.respondent import render_respondent_sections
 from rctscale.store.models import Administration, User
 from rctscale.web.app import (
     SignInRequired,
     check_pre_session_csrf,
     client_address,
     form_of,
+    format_time,
     pre_session_csrf,
     render,
     repository,
@@ -296,10 +298,14 @@ def report_page(request: Request, response_id: int, staff: SignedIn) -> HTMLResp
     previous = store.previous_response(current) if current.response.status == "submitted" else None
     sample = store.submitted_answers_for_form(form.id, form.content_hash)
     report = respondent_report(form, current.administration.referent or form.referent, current, previous, sample)
+    # The sections come from the same renderer as `rctscale report respondent`, so the two never disagree.
+    previous_label = (f"Previous response #{previous.response.id}, submitted "
+                      f"{format_time(previous.response.submitted_at)}" if previous is not None else None)
+    report_html = render_respondent_sections(report, previous_label=previous_label)
     store.audit("view_report", user_id=staff.user.id, target_type="response", target_id=response_id)
     return page(request, staff, "staff/report.html", {
         "title": f"Report: response {response_id}", "current": current, "previous": previous, "form": form,
-        "report": report})
+        "report": report, "report_html": report_html})
 
 
 @router.get("/administrations/{administration_id}/export.csv")

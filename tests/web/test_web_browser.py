@@ -19,7 +19,8 @@ import httpx
 import pytest
 from webtools import skip_or_fail
 
-from rctscale.bank import load_form
+from rctscale.adaptive import AdaptiveRules, administration_settings
+from rctscale.bank import load_calibrations, load_form
 from rctscale.store import Repository, make_engine, upgrade_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,3 +200,55 @@ def test_every_respondent_page_passes_axe_wcag21_aa(server: tuple[str, str], bro
     page.goto(f"{base}/staff/sign-in")
     check("staff sign-in")
     assert checked and all(v == [] for v in checked.values()), {k: v for k, v in checked.items() if v}
+
+
+def _adaptive_public_link(database_url: str, calibration_dir: Path) -> str:
+    """An adaptive intake administration (CAT per scale) on calibrations of simulated data."""
+    form = load_form("intake")
+    cat_rules, stored = administration_settings(form, load_calibrations(calibration_dir, form.banks, required=True),
+                                                AdaptiveRules())
+    store = Repository(make_engine(database_url))
+    administration = store.create_administration(form_id="intake", form_hash=form.content_hash, title="Adaptive intake",
+                                                 referent=None, mode="public", adaptive=True, cat_rules=cat_rules,
+                                                 calibration=stored)
+    store.engine.dispose()
+    return f"/r/{administration.public_key}"
+
+
+def test_adaptive_pages_work_by_keyboard_and_pass_axe(server: tuple[str, str], browser,  # type: ignore[no-untyped-def]
+                                                     research_calibration: Path) -> None:
+    if not AXE_JS.exists():
+        skip_or_fail(f"axe-core not found at {AXE_JS} (run .ci/services.sh or set RCTSCALE_AXE_JS)")
+    base, database_url = server
+    link = _adaptive_public_link(database_url, research_calibration)
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    checked: dict[str, list[dict]] = {}
+    page.goto(base + link)
+    assert "one at a time" in page.inner_text("main")
+    checked["adaptive instructions"] = _axe_violations(page)
+    page.check("#consent")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{link}/question")
+    assert "Part 1 of 3: Question 1 (at most 6)" in page.inner_text("main")
+    checked["adaptive question"] = _axe_violations(page)
+    page.click('button[value="next"]')  # nothing chosen: the same question with an error
+    assert "Choose an answer" in page.inner_text("main")
+    checked["adaptive question with an error"] = _axe_violations(page)
+    asked = []
+    while page.url.endswith("/question"):
+        item_id = page.eval_on_selector("fieldset input[type=radio]", "element => element.name")
+        asked.append(item_id)
+        _tab_to(page, f'input[name="{item_id}"]')
+        page.keyboard.press("Space")       # Never (1)
+        page.keyboard.press("ArrowDown")   # Rarely (2)
+        _tab_to(page, 'button[value="next"]')
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    assert page.url.endswith("/review") and 12 <= len(asked) <= 18
+    assert "You have answered all the questions." in page.inner_text("main")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    checked["adaptive review"] = _axe_violations(page)
+    page.click("form[action$='/submit'] button")
+    page.wait_for_url("**/thanks")
+    assert {item_id: 2 for item_id in asked} in _answers(database_url)
+    assert all(v == [] for v in checked.values()), {k: v for k, v in checked.items() if v}

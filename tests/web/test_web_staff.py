@@ -168,7 +168,7 @@ def test_cli_db_upgrade_user_add_and_administration_create(sqlite_url: str) -> N
     runner = CliRunner()
     env = {"RCTSCALE_DATABASE_URL": sqlite_url}
     upgraded = runner.invoke(_cli(), ["db", "upgrade"], env=env)
-    assert upgraded.exit_code == 0 and "revision 0001" in upgraded.output
+    assert upgraded.exit_code == 0 and "revision 0002" in upgraded.output
     added = runner.invoke(_cli(), ["user", "add", "sam", "--role", "clinician"], input=PASSWORD + "\n", env=env)
     assert added.exit_code == 0, added.output
     assert PASSWORD not in added.output

@@ -19,7 +19,7 @@ def _administration(repository: Repository, mode: str = "invitations"):  # type:
 
 
 def test_upgrade_is_idempotent_and_reaches_head(migrated_url: str, repository: Repository) -> None:
-    assert upgrade_database(migrated_url) == "0001"
+    assert upgrade_database(migrated_url) == "0002"
     assert schema_is_current(repository.engine)
 
 

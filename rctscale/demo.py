@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from rctscale.files import write_text_atomically
+from rctscale.files import file_hash, write_text_atomically
 
 DEMO_PLAN = "rct_validation"
 
@@ -27,6 +27,7 @@ class DemoOutputs:
     results: Path
     report: Path
     respondent_report: Path
+    calibration: Path
 
 
 def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console | None = None,
@@ -36,6 +37,7 @@ def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console 
 
     import rctscale as rs
     from rctscale.analysis import analyze_file
+    from rctscale.calibrate import calibrate, write_calibrations
     from rctscale.plan import load_plan, shipped_plan_path
     from rctscale.report.cli import analysis_progress
     from rctscale.report.respondent import render_respondent_report, respondent_report_from_files
@@ -58,7 +60,7 @@ def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = DemoOutputs(out_dir / "demo-research-sample.csv", out_dir / "demo-scores.csv",
                         out_dir / "demo-results.json", out_dir / "demo-validation.html",
-                        out_dir / "demo-respondent.html")
+                        out_dir / "demo-respondent.html", out_dir / "demo-calibration")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("simulating responses", total=None)
@@ -66,8 +68,12 @@ def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console 
         write_table(data, paths.data)
         progress.update(task, description="reading the sample back and checking it against the form")
         responses = rs.read_responses(paths.data, form)
-        progress.update(task, description="scoring")
-        write_table(rs.score(form, responses), paths.scores)
+        progress.update(task, description="calibrating the graded response model per scale")
+        calibration = calibrate(form, responses, data=paths.data.name, data_hash=file_hash(paths.data),
+                                source="simulated")
+        write_calibrations(calibration.calibrations, paths.calibration)
+        progress.update(task, description="scoring (sums, SEM and IRT theta)")
+        write_table(rs.score(form, responses, irt=paths.calibration), paths.scores)
     with analysis_progress(console) as update:
         results = analyze_file(plan, paths.data, progress=update)
     write_text_atomically(paths.results, json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
@@ -87,8 +93,9 @@ def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console 
     for name in failed:
         console.print(f"note: {name} was not computed: {results[name]['error']}", markup=False)
     console.print("Wrote:", markup=False)
-    for label, path in (("sample", paths.data), ("scores", paths.scores), ("results (JSON)", paths.results),
-                        ("validation report", paths.report), ("respondent report", paths.respondent_report)):
+    for label, path in (("sample", paths.data), ("IRT calibration", paths.calibration), ("scores", paths.scores),
+                        ("results (JSON)", paths.results), ("validation report", paths.report),
+                        ("respondent report", paths.respondent_report)):
         console.print(f"  {label:18} {path}", markup=False)
     console.print(f"Open the report in a browser: file://{paths.report.resolve()}", markup=False)
     return paths

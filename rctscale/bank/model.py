@@ -174,15 +174,23 @@ class Form:
             for item_id in scale.items:
                 by_facet.setdefault(self.item(item_id).facet, []).append(item_id)
             for facet_id, item_ids in by_facet.items():
+                facet_name = self._facet_name(item_ids[0], facet_id)
                 scored.append(
                     Scale(
                         id=f"{scale.id}.{facet_id}",
-                        name=f"{scale.name}: {facet_id}",
+                        name=f"{scale.name}: {facet_name}",
                         items=tuple(item_ids),
                         min_answered=scale.min_answered,
                     )
                 )
         return scored
+
+    def _facet_name(self, item_id: str, facet_id: str) -> str:
+        bank_id = self.item(item_id).bank
+        for bank in self.banks:
+            if bank.id == bank_id:
+                return bank.facet(facet_id).name
+        return facet_id
 
     def instructions_text(self) -> str:
         text = self.instructions.replace("{time_frame}", self.time_frame)

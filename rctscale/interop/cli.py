@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -74,6 +75,19 @@ def _load(form: str, data: Path | None = None, id_column: str = "id") -> tuple[F
     loaded = rs.load_form(form)
     responses = rs.read_responses(data, loaded, id_column=id_column) if data is not None else pd.DataFrame()
     return loaded, responses
+
+
+def _export_responses(write: Callable[..., None], form: str, data: Path, out_path: Path, id_column: str, *,
+                      suffix: str, what: str, **options: Any) -> None:
+    """Check ``out_path``'s suffix, read ``data`` against the form, ``write`` the responses and say so.
+
+    ``write(form, responses, out_path, id_column=..., **options)`` writes the file; ``what`` describes
+    it, with ``{n}`` (the number of responses) and ``{form}`` (the form id).
+    """
+    _require_suffix(out_path, (suffix,), "--out")
+    loaded, responses = _load(form, data, id_column)
+    write(loaded, responses, out_path, id_column=id_column, **options)
+    _say_written(out_path, what.format(n=len(responses), form=loaded.id))
 
 
 # ---------------------------------------------------------------- export
@@ -138,10 +152,8 @@ def export_redcap_records(
     """Export responses as a REDCap records import (raw codes)."""
     from rctscale.interop.redcap import write_records
 
-    _require_suffix(out_path, (".csv",), "--out")
-    loaded, responses = _load(form, data, id_column)
-    write_records(loaded, responses, out_path, instrument=instrument, id_column=id_column)
-    _say_written(out_path, f"REDCap records of {len(responses)} responses to form '{loaded.id}'")
+    _export_responses(write_records, form, data, out_path, id_column, suffix=".csv",
+                      what="REDCap records of {n} responses to form '{form}'", instrument=instrument)
 
 
 @export_app.command("sav")
@@ -154,10 +166,8 @@ def export_sav(
     """Export responses as SPSS .sav with variable labels (item texts) and value labels."""
     from rctscale.interop.labelled import write_sav
 
-    _require_suffix(out_path, (".sav",), "--out")
-    loaded, responses = _load(form, data, id_column)
-    write_sav(loaded, responses, out_path, id_column=id_column)
-    _say_written(out_path, f"SPSS file of {len(responses)} responses to form '{loaded.id}' with labels")
+    _export_responses(write_sav, form, data, out_path, id_column, suffix=".sav",
+                      what="SPSS file of {n} responses to form '{form}' with labels")
 
 
 @export_app.command("xlsx")
@@ -170,10 +180,8 @@ def export_xlsx(
     """Export responses as .xlsx: sheets 'data', 'variables' (labels) and 'values' (value labels)."""
     from rctscale.interop.labelled import write_xlsx
 
-    _require_suffix(out_path, (".xlsx",), "--out")
-    loaded, responses = _load(form, data, id_column)
-    write_xlsx(loaded, responses, out_path, id_column=id_column)
-    _say_written(out_path, f"Excel workbook of {len(responses)} responses to form '{loaded.id}' with labels")
+    _export_responses(write_xlsx, form, data, out_path, id_column, suffix=".xlsx",
+                      what="Excel workbook of {n} responses to form '{form}' with labels")
 
 
 # ---------------------------------------------------------------- import

@@ -2,7 +2,8 @@
 
 :func:`build_respondent_report` turns a row of :func:`rctscale.scoring.score` output and the
 respondent's answers into a :class:`RespondentReport`; it computes nothing new (intervals are the
-score ± 1.96 SEM that scoring gives, the change is :func:`rctscale.scoring.reliable_change`).
+score ± 1.96 SEM that scoring gives, the change is :func:`rctscale.scoring.reliable_change`). Both
+``rctscale report respondent`` and the web app's staff report page build their reports with it.
 :func:`render_respondent_sections` renders the report's sections as an HTML fragment that the web
 app's staff report page embeds (no inline style or script, so its CSP holds); and
 :func:`render_respondent_report` wraps the same fragment in a self-contained page with its own
@@ -55,7 +56,10 @@ class ScaleScore:
     high: float  # sum + 1.96 SEM
     t: float
     percentile: float
-    theta: float = float("nan")     # IRT scores, when the scores came with item calibrations
+    # IRT scores, when the scores came with item calibrations (NaN without, and for facet subscales):
+    # EAP theta from the items answered, its posterior SD, and the T metric 50 + 10 theta of the
+    # calibration sample.
+    theta: float = float("nan")
     theta_se: float = float("nan")
     irt_t: float = float("nan")
 
@@ -73,8 +77,8 @@ class RespondentReport:
     declined: list[str]
     critical: list[dict[str, Any]]
     items: list[dict[str, Any]]
-    adaptive: bool = False
-    irt_source: str | None = None
+    adaptive: bool = False                     # asked by CAT: few items per scale, so read theta, not sums
+    irt_source: str | None = None              # "data" or "simulated" (then say so), None without IRT
     sem_basis: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,6 +102,16 @@ def _answered_value(value: Any) -> int | None:
     return None if math.isnan(number) else int(number)
 
 
+def critical_answers(form: Form, answers: Mapping[str, int | None]) -> list[dict[str, Any]]:
+    """Critical items answered in a worrying way, in form order."""
+    flagged = []
+    for item in form.items:
+        value = answers.get(item.id)
+        if item.is_critical_answer(value):
+            flagged.append({"id": item.id, "value": value, "label": item.scale.label_of(value)})  # type: ignore[arg-type]
+    return flagged
+
+
 def build_respondent_report(form: Form, scores: pd.DataFrame, key: Any, answers: Mapping[str, Any], *,
                             answered: Collection[str] | None = None, previous_scores: pd.DataFrame | None = None,
                             previous_key: Any = None, referent: str | None = None, adaptive: bool = False,
@@ -107,7 +121,9 @@ def build_respondent_report(form: Form, scores: pd.DataFrame, key: Any, answers:
     ``answers`` maps item ids to the raw answers (None or NaN: no answer); ``answered`` lists the
     items the respondent saw and answered, "prefer not to answer" included (default: those with an
     answer), so that declined and unanswered items can be told apart. The change is computed
-    against row ``previous_key`` of ``previous_scores`` (default: ``scores``) when given.
+    against row ``previous_key`` of ``previous_scores`` (default: ``scores``) when given. ``referent``
+    fills the item texts (default: the form's); ``adaptive`` (asked by CAT) and ``irt_source``
+    ("data" or "simulated" calibrations behind the scores' IRT columns) are passed through to the report.
     """
     row = scores.loc[key]
     answered_ids = set(answered) if answered is not None else {
@@ -127,24 +143,20 @@ def build_respondent_report(form: Form, scores: pd.DataFrame, key: Any, answers:
         table = reliable_change(form, before, row)
         change = [{"scale": scale_id, **{k: _plain(v) for k, v in values.items()}}
                   for scale_id, values in table.to_dict(orient="index").items()]
+    values = {item.id: _answered_value(answers.get(item.id)) for item in form.items}
     items = []
-    critical = []
     for item in form.items:
-        value = _answered_value(answers.get(item.id))
-        was_answered = item.id in answered_ids
-        is_critical = item.is_critical_answer(value)
+        value = values[item.id]
         items.append({"id": item.id, "text": item.text_for(referent or form.referent), "value": value,
                       "answer": (item.scale.label_of(value) if value is not None else "Prefer not to answer")
-                      if was_answered else "Not answered",
-                      "reverse": item.reverse, "critical": is_critical})
-        if is_critical:
-            critical.append({"id": item.id, "value": value, "label": item.scale.label_of(value)})  # type: ignore[arg-type]
+                      if item.id in answered_ids else "Not answered",
+                      "reverse": item.reverse, "critical": item.is_critical_answer(value)})
     return RespondentReport(
         scales=scales, has_norms=bool(scores.attrs.get("norms")), norms_name=scores.attrs.get("norms"),
         sem_sample_size=len(scores), change=change,
         unanswered=[i.id for i in form.items if i.id not in answered_ids],
-        declined=[i.id for i in form.items if i.id in answered_ids and _answered_value(answers.get(i.id)) is None],
-        critical=critical, items=items, adaptive=adaptive, irt_source=irt_source,
+        declined=[i.id for i in form.items if i.id in answered_ids and values[i.id] is None],
+        critical=critical_answers(form, values), items=items, adaptive=adaptive, irt_source=irt_source,
         sem_basis=dict(scores.attrs.get("sem_basis", {})))
 
 

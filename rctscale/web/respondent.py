@@ -120,6 +120,33 @@ def _first_open_page(opened: Opened, answers: dict[str, int | None]) -> int:
     return len(opened.pages)
 
 
+def _open_started(request: Request, kind: str, key: str) -> Opened | Response:
+    """The open link, if a response has been started through it; else the page to answer with instead."""
+    try:
+        opened = open_link(request, kind, key)
+    except InvalidLink:
+        return invalid_link_page(request)
+    if opened.link.response is None:
+        return RedirectResponse(opened.base, status_code=303)
+    return opened
+
+
+def _out_of_date(request: Request, fields: FormData, nonce: str) -> HTMLResponse | None:
+    """The page refusing a POST whose CSRF token is not the response's nonce; None when it is."""
+    csrf_token = fields.get("csrf_token")
+    if not isinstance(csrf_token, str) or not secrets.compare_digest(csrf_token, nonce):
+        return message_page(request, 403, "Please try again",
+                            "This page was out of date and was not saved. Open your link again to continue.")
+    return None
+
+
+def _answer_label(item: Item, answers: dict[str, int | None]) -> str:
+    if item.id not in answers:
+        return "Not answered"
+    value = answers[item.id]
+    return "Prefer not to answer" if value is None else item.scale.label_of(value)
+
+
 @router.get("/thanks", response_class=HTMLResponse)
 def thanks(request: Request) -> HTMLResponse:
     return render(request, "thanks.html", {"title": "Thank you"})
@@ -182,12 +209,10 @@ def start(request: Request, kind: str, key: str, fields: Fields) -> Response:
 
 @router.get("/{kind}/{key}/page/{number}", response_class=HTMLResponse)
 def show_page(request: Request, kind: str, key: str, number: int) -> Response:
-    try:
-        opened = open_link(request, kind, key)
-    except InvalidLink:
-        return invalid_link_page(request)
-    if opened.link.response is None:
-        return RedirectResponse(opened.base, status_code=303)
+    opened = _open_started(request, kind, key)
+    if not isinstance(opened, Opened):
+        return opened
+    assert opened.link.response is not None
     if opened.plan is not None:
         return RedirectResponse(f"{opened.base}/question", status_code=303)
     if not 1 <= number <= len(opened.pages):
@@ -234,13 +259,11 @@ def parse_page_answers(fields: FormData, items: list[Item]) -> tuple[dict[str, i
 
 @router.post("/{kind}/{key}/page/{number}")
 def save_page(request: Request, kind: str, key: str, number: int, fields: Fields) -> Response:
-    try:
-        opened = open_link(request, kind, key)
-    except InvalidLink:
-        return invalid_link_page(request)
+    opened = _open_started(request, kind, key)
+    if not isinstance(opened, Opened):
+        return opened
     response = opened.link.response
-    if response is None:
-        return RedirectResponse(opened.base, status_code=303)
+    assert response is not None
     if opened.plan is not None:
         # Answering a page of items would bypass the CAT's choice of what to ask.
         return render(request, "message.html", {
@@ -248,10 +271,9 @@ def save_page(request: Request, kind: str, key: str, number: int, fields: Fields
             "back": f"{opened.base}/question"}, 400)
     if not 1 <= number <= len(opened.pages):
         raise HTTPException(404, "This survey has no such page.")
-    csrf_token = fields.get("csrf_token")
-    if not isinstance(csrf_token, str) or not secrets.compare_digest(csrf_token, response.nonce):
-        return message_page(request, 403, "Please try again",
-                            "This page was out of date and was not saved. Open your link again to continue.")
+    refused = _out_of_date(request, fields, response.nonce)
+    if refused is not None:
+        return refused
     answers, problems = parse_page_answers(fields, opened.pages[number - 1])
     if problems:
         return render(request, "message.html", {
@@ -283,27 +305,18 @@ def saved(request: Request, kind: str, key: str) -> Response:
 
 @router.get("/{kind}/{key}/review", response_class=HTMLResponse)
 def review(request: Request, kind: str, key: str) -> Response:
-    try:
-        opened = open_link(request, kind, key)
-    except InvalidLink:
-        return invalid_link_page(request)
+    opened = _open_started(request, kind, key)
+    if not isinstance(opened, Opened):
+        return opened
     response = opened.link.response
-    if response is None:
-        return RedirectResponse(opened.base, status_code=303)
+    assert response is not None
     answers = repository(request).answers(response.id)
     if opened.plan is not None:
         return _adaptive_review(request, opened, opened.plan, answers)
     pages = []
     for number, items in enumerate(opened.pages, start=1):
-        rows = []
-        for item in items:
-            if item.id not in answers:
-                answer = "Not answered"
-            elif answers[item.id] is None:
-                answer = "Prefer not to answer"
-            else:
-                answer = item.scale.label_of(answers[item.id])  # type: ignore[arg-type]
-            rows.append({"text": item.text_for(opened.referent), "answer": answer, "missing": item.id not in answers})
+        rows = [{"text": item.text_for(opened.referent), "answer": _answer_label(item, answers),
+                 "missing": item.id not in answers} for item in items]
         pages.append({"number": number, "rows": rows})
     n_missing = sum(item.id not in answers for item in opened.form.items)
     return render(request, "review.html", {"title": f"{opened.link.administration.title}: check your answers",
@@ -355,12 +368,9 @@ QUESTION_FIELD = "question"  # hidden: the item the page showed
 
 
 def _open_adaptive(request: Request, kind: str, key: str) -> Opened | Response:
-    try:
-        opened = open_link(request, kind, key)
-    except InvalidLink:
-        return invalid_link_page(request)
-    if opened.link.response is None:
-        return RedirectResponse(opened.base, status_code=303)
+    opened = _open_started(request, kind, key)
+    if not isinstance(opened, Opened):
+        return opened
     if opened.plan is None:
         return RedirectResponse(f"{opened.base}/page/1", status_code=303)
     return opened
@@ -407,10 +417,9 @@ def answer_question(request: Request, kind: str, key: str, fields: Fields) -> Re
         return opened
     plan, response = opened.plan, opened.link.response
     assert plan is not None and response is not None
-    csrf_token = fields.get("csrf_token")
-    if not isinstance(csrf_token, str) or not secrets.compare_digest(csrf_token, response.nonce):
-        return message_page(request, 403, "Please try again",
-                            "This page was out of date and was not saved. Open your link again to continue.")
+    refused = _out_of_date(request, fields, response.nonce)
+    if refused is not None:
+        return refused
     answer_fields = FormData([(name, value) for name, value in fields.multi_items() if name != QUESTION_FIELD])
     posted, problems = parse_page_answers(answer_fields, list(opened.form.items))
     if len(posted) > 1:
@@ -452,11 +461,8 @@ def _adaptive_review(request: Request, opened: Opened, plan: AdaptivePlan,
     assert opened.link.response is not None
     parts = []
     for number, section in enumerate(plan.sections, start=1):
-        rows = []
-        for item_id in section.asked(answers):
-            item, value = opened.form.item(item_id), answers[item_id]
-            rows.append({"text": item.text_for(opened.referent),
-                         "answer": "Prefer not to answer" if value is None else item.scale.label_of(value)})
+        asked = [opened.form.item(item_id) for item_id in section.asked(answers)]
+        rows = [{"text": item.text_for(opened.referent), "answer": _answer_label(item, answers)} for item in asked]
         parts.append({"number": number, "rows": rows})
     unfinished = plan.current(answers, seeds_of(opened.link.response)) is not None
     return render(request, "review_adaptive.html", {

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from rctscale.bank import form_paths, load_form
-from rctscale.report.respondent import render_respondent_sections
+from rctscale.report.respondent import critical_answers, render_respondent_sections
 from rctscale.store.models import Administration, User
 from rctscale.web.app import (
     SignInRequired,
@@ -36,7 +36,7 @@ from rctscale.web.app import (
     settings_of,
 )
 from rctscale.web.respondent import Fields
-from rctscale.web.scores import critical_answers, respondent_report, score_answers
+from rctscale.web.scores import respondent_report, score_answers
 
 router = APIRouter(prefix="/staff")
 log = logging.getLogger("rctscale.web")

@@ -31,6 +31,32 @@ def as_item_frame(
         raise AnalysisError(f"expected a DataFrame or 2-D array of item responses, got {type(items).__name__}")
     if frame.shape[1] < min_items:
         raise AnalysisError(f"needs at least {min_items} items, got {frame.shape[1]}")
+    if all(pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) for dtype in frame.dtypes):
+        # the common case: one conversion of the whole block instead of one per column
+        values = frame.to_numpy(dtype=float, na_value=np.nan)
+        frame = pd.DataFrame(values, index=frame.index, columns=[str(c) for c in frame.columns])
+    else:
+        frame = _numeric_columns(frame)
+        values = frame.to_numpy()
+    answered = ~np.isnan(values)
+    empty = ~answered.any(axis=0)
+    if empty.any():
+        name = frame.columns[int(np.argmax(empty))]
+        raise AnalysisError(f"item '{name}' has no answers; drop it before the analysis")
+    if not allow_constant:
+        with np.errstate(invalid="ignore"):
+            constant = np.nanmin(values, axis=0) == np.nanmax(values, axis=0)
+        if constant.any():
+            j = int(np.argmax(constant))
+            raise AnalysisError(
+                f"item '{frame.columns[j]}' is constant (every answer is {np.nanmin(values[:, j]):g}); it carries no "
+                "information about differences between respondents: drop it before the analysis"
+            )
+    return frame
+
+
+def _numeric_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Convert text columns to numbers, naming the first cell that is not a number."""
     columns = {}
     for name in frame.columns:
         column = frame[name]
@@ -45,17 +71,7 @@ def as_item_frame(
                 )
             column = converted
         columns[str(name)] = column.astype(float)
-    frame = pd.DataFrame(columns, index=frame.index)
-    for name in frame.columns:
-        values = frame[name].dropna()
-        if values.empty:
-            raise AnalysisError(f"item '{name}' has no answers; drop it before the analysis")
-        if not allow_constant and values.nunique() == 1:
-            raise AnalysisError(
-                f"item '{name}' is constant (every answer is {values.iloc[0]:g}); it carries no "
-                "information about differences between respondents: drop it before the analysis"
-            )
-    return frame
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def complete_rows(frame: pd.DataFrame) -> pd.DataFrame:

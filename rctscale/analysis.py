@@ -74,11 +74,6 @@ THETA_GRID = np.round(np.linspace(-4.0, 4.0, 81), 2)
 ENVIRONMENT_PACKAGES = ("rctscale", "numpy", "scipy", "pandas", "plotly", "jinja2", "pyyaml")
 
 
-def cfa_model_syntax(form: Form) -> str:
-    """lavaan syntax with one factor per scale of the form, each item on its first scale."""
-    return model_syntax_for_scales([PlanScale(s.id, s.name, s.items) for s in form.scales])
-
-
 def model_syntax_for_scales(scales: list[PlanScale] | tuple[PlanScale, ...]) -> str:
     """One factor per scale with at least three items (fewer cannot be identified alone); an item
     on several scales loads on the first only, so that no item has a loading imposed twice."""

@@ -197,9 +197,9 @@ def demo_command(
     """Simulate a validation sample, run every analysis, write a report, then serve."""
     from rctscale.demo import run_demo, serve_after_demo
 
-    written = run_demo(out_dir=out_dir, n=n, seed=seed, console=out)
+    run_demo(out_dir=out_dir, n=n, seed=seed, console=out)
     if serve:
-        serve_after_demo(written, port=port, console=out)
+        serve_after_demo(port=port)
 
 
 def main() -> None:

@@ -101,26 +101,8 @@ def run_demo(*, out_dir: Path, n: int = 800, seed: int = 2026, console: Console 
     return paths
 
 
-def serve_after_demo(outputs: DemoOutputs, *, port: int, console: Console) -> None:
-    """Start the web form when rctscale has one; until then serve the report directory locally."""
-    try:
-        from rctscale.web import serve  # type: ignore[attr-defined]
-    except ImportError:
-        _serve_reports(outputs.report.parent, port=port, console=console)
-        return
+def serve_after_demo(*, port: int) -> None:
+    """Start the web form (a public administration of the research form when there is none)."""
+    from rctscale.web import serve
+
     serve(port=port)
-
-
-def _serve_reports(directory: Path, *, port: int, console: Console) -> None:
-    import functools
-    import http.server
-
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        console.print(f"The web form is not part of this version yet; serving the reports at "
-                      f"http://127.0.0.1:{port}/demo-validation.html (Ctrl-C to stop, --no-serve to skip)",
-                      markup=False)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            console.print("stopped", markup=False)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from rctscale.errors import AnalysisError
 from rctscale.psychometrics._checks import as_item_frame, check_correlation_matrix
+from rctscale.psychometrics.correlation import pearson, polychoric
 
 CORRELATION_TYPES = ("pearson", "polychoric")
 
@@ -50,15 +51,6 @@ def looks_like_correlation_matrix(data: pd.DataFrame | np.ndarray) -> bool:
     return bool(np.allclose(values, values.T, atol=1e-8) and np.allclose(np.diag(values), 1.0, atol=1e-6))
 
 
-def pairwise_pearson(frame: pd.DataFrame) -> pd.DataFrame:
-    """Pairwise-complete Pearson correlations, from rctscale's correlation module when present."""
-    try:
-        from rctscale.psychometrics.correlation import pearson
-    except ImportError:
-        return frame.corr(method="pearson", min_periods=1)
-    return pearson(frame)
-
-
 def pair_counts(frame: pd.DataFrame) -> np.ndarray:
     """Number of respondents answering both items of each pair (psych's ``pairwiseCount``)."""
     answered = frame.notna().to_numpy(dtype=float)
@@ -88,17 +80,7 @@ def correlation_input(
             matrix=matrix, n_obs=None if n_obs is None else int(n_obs), pair_counts=None, items=None
         )
     items = as_item_frame(data, min_items=min_items)
-    if corr == "pearson":
-        matrix = pairwise_pearson(items)
-    else:
-        try:
-            from rctscale.psychometrics.correlation import polychoric
-        except ImportError as error:
-            raise AnalysisError(
-                "polychoric correlations are not available in this installation "
-                "(rctscale.psychometrics.correlation is missing); use corr='pearson'"
-            ) from error
-        matrix = polychoric(items)
+    matrix = pearson(items) if corr == "pearson" else polychoric(items)
     matrix = pd.DataFrame(np.asarray(matrix, dtype=float), index=items.columns, columns=items.columns)
     counts = pair_counts(items)
     if np.any(counts < 2):
